@@ -1,0 +1,338 @@
+//! The dispatcher: one task that claims due deliveries and starts attempts.
+//!
+//! Isolation comes from per-endpoint slots: each endpoint has a small in-memory queue, an
+//! in-flight count (`max_in_flight`) and a token bucket (`rate_limit`). An endpoint whose
+//! slot is full is skipped when claiming, so a slow or failing endpoint holds only its own
+//! slots and never the global ones. The backlog stays in the store: memory holds at most
+//! about `2 × max_concurrency` jobs, whatever the number of pending deliveries.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::Sender;
+use super::recorder::{Finished, Recorded};
+use super::request;
+use crate::config::Config;
+use crate::store::{Job, Store};
+use crate::timefmt::now_ms;
+
+/// Most rows claimed in one statement.
+const CLAIM_BATCH: usize = 256;
+/// Longest sleep without looking at the store (a safety net; wake-ups do the real work).
+const MAX_IDLE: Duration = Duration::from_secs(2);
+/// How long a claim lease outlives the attempt timeout.
+const LEASE_MARGIN_MS: i64 = 60_000;
+
+struct TokenBucket {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64) -> Self {
+        TokenBucket { rate, tokens: 1.0, last: Instant::now() }
+    }
+
+    /// Takes a token, or says how long until one is available.
+    fn take(&mut self, now: Instant) -> Result<(), Duration> {
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        // Burst of at most one second's worth.
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate.max(1.0));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
+        }
+    }
+}
+
+struct Slot {
+    queue: VecDeque<(Job, i64)>,
+    in_flight: usize,
+    max_in_flight: usize,
+    bucket: Option<TokenBucket>,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Slot { queue: VecDeque::new(), in_flight: 0, max_in_flight: 16, bucket: None }
+    }
+
+    /// Follows the endpoint's current settings (from the latest claimed job).
+    fn configure(&mut self, job: &Job) {
+        self.max_in_flight = job.endpoint.max_in_flight.max(1) as usize;
+        match (job.endpoint.rate_limit, &mut self.bucket) {
+            (None, b) => *b = None,
+            (Some(r), Some(b)) if (b.rate - r as f64).abs() < f64::EPSILON => {}
+            (Some(r), b) => *b = Some(TokenBucket::new(r as f64)),
+        }
+    }
+
+    /// Jobs held in memory before the endpoint is skipped when claiming.
+    fn capacity(&self) -> usize {
+        let by_flight = self.max_in_flight * 2;
+        match &self.bucket {
+            Some(b) => by_flight.min((b.rate * 2.0).ceil() as usize).max(1),
+            None => by_flight,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.queue.len() + self.in_flight >= self.capacity()
+    }
+}
+
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    sender: Sender,
+    wake: Arc<Notify>,
+    changes: mpsc::UnboundedReceiver<String>,
+    finished: mpsc::UnboundedSender<Finished>,
+    recorded: mpsc::UnboundedReceiver<Recorded>,
+    slots: HashMap<String, Slot>,
+    in_flight: usize,
+    queued: usize,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: Arc<Config>,
+        sender: Sender,
+        wake: Arc<Notify>,
+        changes: mpsc::UnboundedReceiver<String>,
+        finished: mpsc::UnboundedSender<Finished>,
+        recorded: mpsc::UnboundedReceiver<Recorded>,
+    ) -> Self {
+        Dispatcher {
+            store,
+            config,
+            sender,
+            wake,
+            changes,
+            finished,
+            recorded,
+            slots: HashMap::new(),
+            in_flight: 0,
+            queued: 0,
+        }
+    }
+
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        // This process is the store's only user (SQLite): leases left by a crash are void.
+        if let Err(e) = self.store.release_all_leases().await {
+            tracing::error!(error = %e, "could not release old leases");
+        }
+        while !shutdown.is_cancelled() {
+            self.drain_messages();
+            let claimed_all = self.claim().await;
+            let token_wait = self.dispatch();
+            if claimed_all {
+                tokio::task::yield_now().await;
+                continue;
+            }
+            let wait = self.idle_wait().await;
+            let wait = token_wait.map_or(wait, |t| t.min(wait));
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                Some(r) = self.recorded.recv() => self.on_recorded(r),
+                Some(id) = self.changes.recv() => self.on_changed(id).await,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        self.shut_down().await;
+    }
+
+    fn drain_messages(&mut self) {
+        while let Ok(r) = self.recorded.try_recv() {
+            self.on_recorded(r);
+        }
+        let mut changed = Vec::new();
+        while let Ok(id) = self.changes.try_recv() {
+            changed.push(id);
+        }
+        for id in changed {
+            self.forget(&id);
+        }
+    }
+
+    fn on_recorded(&mut self, r: Recorded) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if let Some(slot) = self.slots.get_mut(&r.endpoint_id) {
+            slot.in_flight = slot.in_flight.saturating_sub(1);
+            if slot.in_flight == 0 && slot.queue.is_empty() {
+                self.slots.remove(&r.endpoint_id);
+            }
+        }
+    }
+
+    async fn on_changed(&mut self, id: String) {
+        self.forget(&id);
+    }
+
+    /// Drops the queued jobs of an endpoint whose settings changed. Their leases are given
+    /// up so that they are claimed again (with the new settings) if still pending.
+    fn forget(&mut self, endpoint_id: &str) {
+        let Some(slot) = self.slots.get_mut(endpoint_id) else {
+            return;
+        };
+        let ids: Vec<String> = slot.queue.drain(..).map(|(j, _)| j.delivery_id).collect();
+        self.queued -= ids.len();
+        if slot.in_flight == 0 {
+            self.slots.remove(endpoint_id);
+        }
+        if !ids.is_empty() {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.release_leases(&ids).await {
+                    tracing::warn!(error = %e, "could not release leases");
+                }
+            });
+        }
+    }
+
+    /// Claims due work into the slots; true when the claim was full (more may be due).
+    async fn claim(&mut self) -> bool {
+        let budget = self.config.max_concurrency * 2;
+        let room = budget.saturating_sub(self.in_flight + self.queued).min(CLAIM_BATCH);
+        if room == 0 {
+            return false;
+        }
+        let skip: HashSet<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.full())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let now = now_ms();
+        let lease_until = now + self.config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS;
+        match self.store.claim_due(now, lease_until, room as i64, &skip).await {
+            Ok(jobs) => {
+                let full = jobs.len() == room;
+                for job in jobs {
+                    let slot = self.slots.entry(job.endpoint.id.clone()).or_insert_with(Slot::new);
+                    slot.configure(&job);
+                    slot.queue.push_back((job, lease_until));
+                    self.queued += 1;
+                }
+                full
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming due deliveries failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                false
+            }
+        }
+    }
+
+    /// Starts every attempt the limits allow; returns the shortest wait for a rate token.
+    fn dispatch(&mut self) -> Option<Duration> {
+        let mut token_wait: Option<Duration> = None;
+        let now = Instant::now();
+        let attempt_ms = self.config.attempt_timeout.as_millis() as i64;
+        for slot in self.slots.values_mut() {
+            while self.in_flight < self.config.max_concurrency
+                && slot.in_flight < slot.max_in_flight
+                && !slot.queue.is_empty()
+            {
+                if let Some(bucket) = &mut slot.bucket {
+                    if let Err(wait) = bucket.take(now) {
+                        token_wait = Some(token_wait.map_or(wait, |w| w.min(wait)));
+                        break;
+                    }
+                }
+                let Some((job, lease_until)) = slot.queue.pop_front() else {
+                    break;
+                };
+                self.queued -= 1;
+                let start = now_ms();
+                if start + attempt_ms > lease_until {
+                    // The lease would lapse mid-attempt; let the store hand it out again.
+                    continue;
+                }
+                slot.in_flight += 1;
+                self.in_flight += 1;
+                metrics::histogram!("herald_delivery_lag_seconds")
+                    .record(((start - job.due_at).max(0)) as f64 / 1000.0);
+                let sender = self.sender.clone();
+                let finished = self.finished.clone();
+                tokio::spawn(async move {
+                    let prepared = request::prepare(&job, job.attempts + 1, start);
+                    let result = sender.send(&job.endpoint.url, prepared).await;
+                    let _ = finished.send(Finished { job, started_at: start, result });
+                });
+            }
+        }
+        token_wait
+    }
+
+    /// How long to sleep when nothing is startable: until the next due time, bounded.
+    async fn idle_wait(&self) -> Duration {
+        match self.store.next_due_at().await {
+            Ok(Some(at)) => {
+                let now = now_ms();
+                if at > now {
+                    Duration::from_millis((at - now) as u64).min(MAX_IDLE)
+                } else {
+                    // The claim just took everything claimable: what is still due waits for
+                    // a busy endpoint or an ordered predecessor, and their outcomes wake us.
+                    MAX_IDLE
+                }
+            }
+            Ok(None) => MAX_IDLE,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the next due time failed");
+                MAX_IDLE
+            }
+        }
+    }
+
+    /// Stops claiming, gives back queued jobs and waits (bounded) for attempts in flight.
+    async fn shut_down(mut self) {
+        let queued: Vec<String> = self
+            .slots
+            .values_mut()
+            .flat_map(|s| s.queue.drain(..).map(|(j, _)| j.delivery_id))
+            .collect();
+        if !queued.is_empty() {
+            if let Err(e) = self.store.release_leases(&queued).await {
+                tracing::warn!(error = %e, "could not release leases at shutdown");
+            }
+        }
+        let grace = self.config.attempt_timeout.min(Duration::from_secs(8));
+        let deadline = tokio::time::Instant::now() + grace;
+        while self.in_flight > 0 {
+            match tokio::time::timeout_at(deadline, self.recorded.recv()).await {
+                Ok(Some(r)) => self.on_recorded(r),
+                _ => break,
+            }
+        }
+        if self.in_flight > 0 {
+            tracing::warn!(in_flight = self.in_flight, "shutting down with attempts in flight; they will be retried");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket_paces_to_the_rate() {
+        let mut b = TokenBucket::new(2.0);
+        let t0 = Instant::now();
+        assert!(b.take(t0).is_ok());
+        let wait = b.take(t0).unwrap_err();
+        assert!(wait <= Duration::from_millis(500), "{wait:?}");
+        assert!(b.take(t0 + Duration::from_millis(600)).is_ok());
+    }
+}

@@ -1,0 +1,108 @@
+//! Records attempt outcomes in batches: the attempt row, the delivery's next step from the
+//! retry schedule, and the endpoint failure policy. Tells the dispatcher when a slot is free.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use super::attempt::AttemptResult;
+use super::retry::next_step;
+use crate::config::Config;
+use crate::ids::{new_id, Kind};
+use crate::store::{Attempt, Job, NextStep, RecordedOutcome, Store};
+
+/// A finished attempt, on its way to the store.
+pub struct Finished {
+    pub job: Job,
+    pub started_at: i64,
+    pub result: AttemptResult,
+}
+
+/// Sent back to the dispatcher once an outcome is stored.
+pub struct Recorded {
+    pub endpoint_id: String,
+}
+
+const BATCH: usize = 256;
+
+pub async fn run(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    mut finished: mpsc::UnboundedReceiver<Finished>,
+    recorded: mpsc::UnboundedSender<Recorded>,
+    changes: mpsc::UnboundedSender<String>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while finished.recv_many(&mut batch, BATCH).await > 0 {
+        let now = crate::timefmt::now_ms();
+        let outcomes: Vec<RecordedOutcome> = batch.iter().map(|f| outcome(&config, f, now)).collect();
+        let mut tries = 0;
+        loop {
+            match store.record_outcomes(&outcomes).await {
+                Ok(disabled) => {
+                    for o in &outcomes {
+                        let label = match o.next {
+                            NextStep::Succeeded => "succeeded",
+                            NextStep::RetryAt(_) => "retry",
+                            NextStep::Failed | NextStep::Gone => "failed",
+                        };
+                        metrics::counter!("herald_deliveries_total", "outcome" => label).increment(1);
+                    }
+                    for change in disabled {
+                        tracing::warn!(endpoint = %change.endpoint_id, cancelled = change.cancelled, "endpoint auto-disabled");
+                        metrics::counter!("herald_deliveries_total", "outcome" => "cancelled")
+                            .increment(change.cancelled);
+                        let _ = changes.send(change.endpoint_id);
+                    }
+                    break;
+                }
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, "recording outcomes failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                }
+                Err(e) => {
+                    // Leases lapse and the deliveries are attempted again: at-least-once.
+                    tracing::error!(error = %e, "could not record outcomes; they will be retried");
+                    break;
+                }
+            }
+        }
+        for f in batch.drain(..) {
+            let _ = recorded.send(Recorded { endpoint_id: f.job.endpoint.id });
+        }
+    }
+}
+
+fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
+    let number = f.job.attempts + 1;
+    let r = &f.result;
+    metrics::histogram!("herald_delivery_attempt_duration_seconds").record(r.duration.as_secs_f64());
+    let next = next_step(
+        number,
+        r.succeeded(),
+        r.status,
+        &config.retry_schedule,
+        config.retry_jitter,
+        r.retry_after,
+        now,
+    );
+    RecordedOutcome {
+        attempt: Attempt {
+            id: new_id(Kind::Attempt),
+            delivery_id: f.job.delivery_id.clone(),
+            number,
+            started_at: f.started_at,
+            duration_ms: r.duration.as_millis() as i64,
+            status_code: r.status.map(i64::from),
+            response_body: r.response_body.clone(),
+            error_kind: r.error.as_ref().map(|(k, _)| k.to_string()),
+            error_message: r.error.as_ref().map(|(_, m)| m.clone()),
+        },
+        endpoint_id: f.job.endpoint.id.clone(),
+        next,
+        now,
+        auto_disable_after_ms: config.auto_disable_after.as_millis() as i64,
+    }
+}

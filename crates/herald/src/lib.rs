@@ -1,0 +1,138 @@
+//! Herald: durable, signed webhook delivery in one binary.
+//!
+//! # Layout
+//! - [`config`]: settings from defaults, file, environment and flags (`config.md`).
+//! - [`store`]: the durable state and the delivery queue, behind the [`store::Store`] trait.
+//! - [`api`]: the HTTP API (`http-api.md`), one module per resource.
+//! - [`delivery`]: the engine that attempts deliveries (`delivery.md`).
+//! - [`background`]: retention and gauges.
+//! - [`error`]: the one mapping from failures to the contract's error body.
+//! - [`domain`], [`schemas`], [`ids`], [`timefmt`]: rules and formats shared by the above.
+
+pub mod api;
+pub mod background;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod error;
+pub mod ids;
+pub mod schemas;
+pub mod store;
+pub mod timefmt;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::store::{ApiKey, Scope, Store};
+
+/// `Herald/<version>`, sent with every delivery.
+pub const USER_AGENT: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
+
+/// Installs the process-wide Prometheus recorder (once) and returns its handle.
+pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let seconds = [
+        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    ];
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    // Describe the required series up front so that /metrics lists them from the start.
+    metrics::describe_counter!("herald_events_accepted_total", "events accepted, by app");
+    metrics::describe_counter!("herald_deliveries_total", "delivery outcomes");
+    metrics::describe_histogram!("herald_delivery_attempt_duration_seconds", "attempt duration");
+    metrics::describe_histogram!("herald_delivery_lag_seconds", "due time to attempt start");
+    metrics::describe_gauge!("herald_deliveries_pending", "deliveries waiting for an attempt");
+    metrics::describe_counter!("herald_http_requests_total", "API requests by route and status");
+    metrics::describe_histogram!("herald_http_request_duration_seconds", "API request duration");
+    let _ = HANDLE.set(handle.clone());
+    Ok(handle)
+}
+
+/// Opens the store for `cfg`.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &cfg.database_url {
+        anyhow::bail!(
+            "database_url {url:?}: the PostgreSQL backend is not available in this build yet; \
+             omit --database-url to use the embedded SQLite store"
+        );
+    }
+    let store = store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full)
+        .await
+        .with_context(|| format!("opening the SQLite store in {}", cfg.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Creates the bootstrap admin key when the store has none. Returns the secret when it was
+/// generated here (so the caller prints it once).
+pub async fn bootstrap_admin_key(store: &dyn Store, cfg: &Config) -> anyhow::Result<Option<String>> {
+    let given = cfg.admin_key.clone();
+    if let Some(key) = &given {
+        // A configured key always works, even on a store that already has keys.
+        if store.key_by_hash(&api::extract::hash_key(key)).await?.is_some() {
+            return Ok(None);
+        }
+    } else if store.count_keys().await? > 0 {
+        return Ok(None);
+    }
+    let secret = given.clone().unwrap_or_else(api::keys::generate_key);
+    store
+        .insert_key(&ApiKey {
+            id: ids::new_id(ids::Kind::Key),
+            name: "bootstrap admin".into(),
+            scope: Scope::Admin,
+            app_id: None,
+            key_hash: api::extract::hash_key(&secret),
+            read_only: false,
+            expires_at: None,
+            created_at: timefmt::now_ms(),
+        })
+        .await?;
+    Ok(if given.is_some() { None } else { Some(secret) })
+}
+
+/// Runs the API and the delivery engine on `listener` until `shutdown` is cancelled; then
+/// stops accepting, finishes in-flight requests and releases or finishes in-flight attempts.
+pub async fn run(cfg: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let cfg = Arc::new(cfg);
+    let metrics = metrics_handle()?;
+    let store = open_store(&cfg).await?;
+    if let Some(secret) = bootstrap_admin_key(&*store, &cfg).await? {
+        println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
+    }
+    let ready = Arc::new(AtomicBool::new(false));
+    let (engine, engine_task) = delivery::start(store.clone(), cfg.clone(), shutdown.child_token());
+    let background = tokio::spawn(background::run(store.clone(), cfg.clone(), shutdown.child_token()));
+    let state = api::AppState {
+        store,
+        config: cfg.clone(),
+        schemas: schemas::SchemaCache::default(),
+        engine,
+        metrics,
+        ready: ready.clone(),
+    };
+    let app = api::router(state);
+    ready.store(true, Ordering::Release);
+    tracing::info!(addr = %listener.local_addr()?, "herald listening");
+    let token = shutdown.clone();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { token.cancelled().await })
+        .await
+        .context("serving HTTP")?;
+    if tokio::time::timeout(Duration::from_secs(9), engine_task).await.is_err() {
+        tracing::warn!("delivery engine did not stop in time");
+    }
+    background.abort();
+    Ok(())
+}

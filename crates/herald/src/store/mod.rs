@@ -1,0 +1,136 @@
+//! The store: every durable object and the delivery queue, behind one interface
+//! ([`Store`]) so that backends (SQLite now, PostgreSQL next) share the API and the engine.
+//!
+//! Models here are what the store returns; the wire shapes live in `api::wire`.
+
+mod model;
+pub mod sqlite;
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+pub use model::*;
+
+/// A store failure. `NotFound`/`Conflict` are expected outcomes mapped to 404/409.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A page request: newest first, items strictly older than `before` (a `seq`).
+#[derive(Debug, Clone, Copy)]
+pub struct PageReq {
+    pub limit: i64,
+    pub before: Option<i64>,
+    /// Oldest first (attempts); `before` then means "after".
+    pub ascending: bool,
+}
+
+/// A page of items with the `seq` to continue from, if there is more.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<i64>,
+}
+
+/// Everything Herald keeps. Implementations must make each method atomic.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// True once migrations ran and the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    // --- API keys -------------------------------------------------------------------
+    async fn count_keys(&self) -> Result<i64>;
+    async fn insert_key(&self, key: &ApiKey) -> Result<()>;
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
+    async fn list_keys(&self, page: PageReq) -> Result<Page<ApiKey>>;
+    async fn delete_key(&self, id: &str) -> Result<()>;
+
+    // --- applications ---------------------------------------------------------------
+    async fn insert_app(&self, app: &App) -> Result<()>;
+    /// By `id` or by `uid`.
+    async fn app(&self, id_or_uid: &str) -> Result<Option<App>>;
+    async fn list_apps(&self, only: Option<&str>, page: PageReq) -> Result<Page<App>>;
+    async fn update_app(&self, app: &App) -> Result<()>;
+    /// Deletes the app and its endpoints; cancels their pending deliveries.
+    async fn delete_app(&self, id: &str) -> Result<()>;
+
+    // --- event types ----------------------------------------------------------------
+    async fn insert_event_type(&self, et: &EventType) -> Result<()>;
+    async fn event_type(&self, name: &str) -> Result<Option<EventType>>;
+    async fn list_event_types(&self, page: PageReq) -> Result<Page<EventType>>;
+    async fn update_event_type(&self, et: &EventType) -> Result<()>;
+    async fn delete_event_type(&self, name: &str) -> Result<()>;
+
+    // --- endpoints ------------------------------------------------------------------
+    async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()>;
+    async fn endpoint(&self, app_id: &str, id: &str) -> Result<Option<Endpoint>>;
+    async fn list_endpoints(&self, app_id: &str, page: PageReq) -> Result<Page<Endpoint>>;
+    /// Writes every mutable field. When the status leaves `active`, pending deliveries
+    /// of the endpoint are cancelled in the same transaction.
+    async fn update_endpoint(&self, ep: &Endpoint) -> Result<()>;
+    /// Soft-deletes the endpoint and cancels its pending deliveries.
+    async fn delete_endpoint(&self, app_id: &str, id: &str) -> Result<()>;
+    async fn active_endpoints(&self, app_id: &str) -> Result<Vec<Endpoint>>;
+    async fn endpoint_stats(&self, endpoint_id: &str, since_ms: i64) -> Result<EndpointStats>;
+
+    // --- events ---------------------------------------------------------------------
+    /// Commits every item in one transaction. Items whose idempotency key was seen
+    /// replay or conflict; others insert the event and its deliveries (due now).
+    async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>>;
+    async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>>;
+    async fn list_events(&self, app_id: &str, f: &EventFilter, page: PageReq)
+        -> Result<Page<Event>>;
+    async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>>;
+
+    // --- deliveries and attempts ----------------------------------------------------
+    async fn delivery(&self, app_id: &str, id: &str) -> Result<Option<Delivery>>;
+    async fn list_deliveries(
+        &self,
+        app_id: &str,
+        f: &DeliveryFilter,
+        page: PageReq,
+    ) -> Result<Page<Delivery>>;
+    async fn list_attempts(&self, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>>;
+    /// Makes the delivery `pending` and due now, whatever its status.
+    async fn retry_delivery(&self, id: &str, now: i64) -> Result<()>;
+    /// Requeues `failed`/`cancelled` deliveries of the endpoint created at or after `since`.
+    async fn recover_endpoint(&self, endpoint_id: &str, since_ms: i64, now: i64) -> Result<u64>;
+
+    // --- the delivery queue ---------------------------------------------------------
+    /// Clears every lease (a single-process store after a restart).
+    async fn release_all_leases(&self) -> Result<()>;
+    /// Claims up to `limit` due deliveries, leasing them until `lease_until`, skipping
+    /// the endpoints in `skip` and respecting `ordered` endpoints.
+    async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        skip: &HashSet<String>,
+    ) -> Result<Vec<Job>>;
+    /// The earliest `next_attempt_at` of pending, unleased deliveries.
+    async fn next_due_at(&self) -> Result<Option<i64>>;
+    /// Records attempts and applies their outcomes (one transaction for the lot).
+    async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>>;
+    /// Gives up leases without recording anything (shutdown).
+    async fn release_leases(&self, delivery_ids: &[String]) -> Result<()>;
+    async fn count_pending(&self) -> Result<i64>;
+
+    // --- background -----------------------------------------------------------------
+    /// Deletes up to `batch` finished events created before `cutoff` with their
+    /// deliveries and attempts; returns how many events went.
+    async fn sweep_events(&self, cutoff: i64, batch: i64) -> Result<u64>;
+    async fn sweep_idempotency(&self, cutoff: i64) -> Result<u64>;
+}

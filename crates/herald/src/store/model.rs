@@ -1,0 +1,319 @@
+//! Rows as the store hands them out. Times are epoch milliseconds.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub app_id: Option<String>,
+    pub key_hash: String,
+    pub read_only: bool,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// What a key may do (`http-api.md`, API keys and scopes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Admin,
+    Producer,
+    /// A portal session: an app-scoped credential, possibly read-only, that expires.
+    Portal,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Admin => "admin",
+            Scope::Producer => "producer",
+            Scope::Portal => "portal",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Scope> {
+        match s {
+            "admin" => Some(Scope::Admin),
+            "producer" => Some(Scope::Producer),
+            "portal" => Some(Scope::Portal),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct App {
+    pub id: String,
+    pub uid: Option<String>,
+    pub name: String,
+    pub metadata: serde_json::Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct EventType {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub schema: Option<serde_json::Value>,
+    pub archived: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointStatus {
+    Active,
+    Disabled,
+    AutoDisabled,
+}
+
+impl EndpointStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointStatus::Active => "active",
+            EndpointStatus::Disabled => "disabled",
+            EndpointStatus::AutoDisabled => "auto_disabled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            "auto_disabled" => Some(Self::AutoDisabled),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    StandardWebhooks,
+    Cloudevents,
+    CloudeventsBinary,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::StandardWebhooks => "standard_webhooks",
+            Format::Cloudevents => "cloudevents",
+            Format::CloudeventsBinary => "cloudevents_binary",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "standard_webhooks" => Some(Self::StandardWebhooks),
+            "cloudevents" => Some(Self::Cloudevents),
+            "cloudevents_binary" => Some(Self::CloudeventsBinary),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub enum SignatureScheme {
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v1a")]
+    V1a,
+}
+
+impl SignatureScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::V1 => "v1",
+            SignatureScheme::V1a => "v1a",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "v1" => Some(Self::V1),
+            "v1a" => Some(Self::V1a),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub id: String,
+    pub app_id: String,
+    pub url: String,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub status: EndpointStatus,
+    pub disabled_reason: Option<String>,
+    pub rate_limit: Option<i64>,
+    pub max_in_flight: i64,
+    pub headers: serde_json::Map<String, serde_json::Value>,
+    pub format: Format,
+    pub ordered: bool,
+    pub metadata: serde_json::Value,
+    pub signature_scheme: SignatureScheme,
+    pub secret: String,
+    pub prev_secret: Option<String>,
+    pub prev_secret_until: Option<i64>,
+    pub first_failure_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EndpointStats {
+    pub pending: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub cancelled: i64,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error_kind: Option<String>,
+}
+
+/// Where an event's deliveries go.
+#[derive(Debug, Clone)]
+pub enum Targets {
+    /// Every active endpoint of the app whose filter matches the type.
+    Subscribed,
+    /// Exactly these endpoints (filter not applied); each must belong to the app.
+    Explicit(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub event_type: String,
+    pub payload: Vec<u8>,
+    pub source: Option<String>,
+    pub subject: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_at: i64,
+    pub targets: Targets,
+    /// (key, sha256 of the request bytes)
+    pub idempotency: Option<(String, String)>,
+    /// Idempotency records older than this are ignored.
+    pub idempotency_cutoff: i64,
+}
+
+/// The receipt of one accepted event, as answered (and replayed) by the API.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub deliveries: Vec<ReceiptDelivery>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReceiptDelivery {
+    pub id: String,
+    pub endpoint_id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum IngestResult {
+    Accepted { receipt: Receipt, replayed: bool },
+    IdempotencyConflict,
+    UnknownEndpoint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub seq: i64,
+    pub id: String,
+    pub app_id: String,
+    pub event_type: String,
+    pub payload: Vec<u8>,
+    pub source: Option<String>,
+    pub subject: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub event_type: Option<String>,
+    pub after: Option<i64>,
+    pub before: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub app_id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt_at: Option<i64>,
+    pub last_attempt_at: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryFilter {
+    pub endpoint_id: Option<String>,
+    pub event_id: Option<String>,
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub number: i64,
+    pub started_at: i64,
+    pub duration_ms: i64,
+    pub status_code: Option<i64>,
+    pub response_body: Option<String>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// A claimed delivery with everything its attempt needs.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery_id: String,
+    pub attempts: i64,
+    pub app_id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub payload: Vec<u8>,
+    pub source: Option<String>,
+    pub subject: Option<String>,
+    pub event_created_at: i64,
+    pub due_at: i64,
+    pub endpoint: Endpoint,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(i64),
+    /// Exhausted.
+    Failed,
+    /// 410: failed at once, endpoint auto-disabled.
+    Gone,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecordedOutcome {
+    pub attempt: Attempt,
+    pub endpoint_id: String,
+    pub next: NextStep,
+    pub now: i64,
+    pub auto_disable_after_ms: i64,
+}
+
+/// An endpoint the store disabled while recording outcomes.
+#[derive(Debug, Clone)]
+pub struct EndpointChange {
+    pub endpoint_id: String,
+    pub cancelled: u64,
+}

@@ -1,0 +1,77 @@
+//! Delivery and attempt reads, manual retry and endpoint recovery.
+
+use sqlx::{QueryBuilder, SqlitePool};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
+    let row = sqlx::query("SELECT * FROM deliveries WHERE id = ? AND app_id = ?")
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::delivery(&r).map(|(_, d)| d)).transpose()
+}
+
+pub async fn of_event(pool: &SqlitePool, event_id: &str) -> Result<Vec<Delivery>> {
+    let r = sqlx::query("SELECT * FROM deliveries WHERE event_id = ? ORDER BY seq")
+        .bind(event_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows::all(r, rows::delivery)?.into_iter().map(|(_, d)| d).collect())
+}
+
+pub async fn list(
+    pool: &SqlitePool,
+    app_id: &str,
+    f: &DeliveryFilter,
+    page: PageReq,
+) -> Result<Page<Delivery>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM deliveries WHERE app_id = ");
+    qb.push_bind(app_id.to_string());
+    if let Some(v) = &f.endpoint_id {
+        qb.push(" AND endpoint_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.event_id {
+        qb.push(" AND event_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.status {
+        qb.push(" AND status = ").push_bind(v.clone());
+    }
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::delivery)?, page.limit))
+}
+
+pub async fn attempts(pool: &SqlitePool, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM attempts WHERE delivery_id = ");
+    qb.push_bind(delivery_id.to_string());
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::attempt)?, page.limit))
+}
+
+pub async fn retry(pool: &SqlitePool, id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn recover(pool: &SqlitePool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL
+         WHERE endpoint_id = ? AND status IN ('failed', 'cancelled') AND created_at >= ?",
+    )
+    .bind(now)
+    .bind(endpoint_id)
+    .bind(since)
+    .execute(pool)
+    .await?
+    .rows_affected())
+}

@@ -1,0 +1,175 @@
+//! Endpoint rows. Leaving `active` (disable, auto-disable, delete) cancels the endpoint's
+//! pending deliveries in the same transaction, so nothing is attempted afterwards.
+
+use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+const COLUMNS: &str = "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
+    max_in_flight, headers, format, ordered, metadata, signature_scheme, secret, prev_secret,
+    prev_secret_until, first_failure_at, created_at, updated_at";
+
+fn event_types_json(ep: &Endpoint) -> Option<String> {
+    ep.event_types
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
+}
+
+pub async fn insert(pool: &SqlitePool, ep: &Endpoint) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO endpoints ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    ))
+    .bind(&ep.id)
+    .bind(&ep.app_id)
+    .bind(&ep.url)
+    .bind(&ep.description)
+    .bind(event_types_json(ep))
+    .bind(ep.status.as_str())
+    .bind(&ep.disabled_reason)
+    .bind(ep.rate_limit)
+    .bind(ep.max_in_flight)
+    .bind(serde_json::Value::Object(ep.headers.clone()).to_string())
+    .bind(ep.format.as_str())
+    .bind(ep.ordered)
+    .bind(ep.metadata.to_string())
+    .bind(ep.signature_scheme.as_str())
+    .bind(&ep.secret)
+    .bind(&ep.prev_secret)
+    .bind(ep.prev_secret_until)
+    .bind(ep.first_failure_at)
+    .bind(ep.created_at)
+    .bind(ep.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+    let row = sqlx::query("SELECT * FROM endpoints WHERE id = ? AND app_id = ?")
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::endpoint(&r, "").map(|(_, e)| e)).transpose()
+}
+
+pub async fn list(pool: &SqlitePool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM endpoints WHERE app_id = ");
+    qb.push_bind(app_id.to_string());
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, |r| rows::endpoint(r, ""))?, page.limit))
+}
+
+pub async fn active(pool: &SqlitePool, app_id: &str) -> Result<Vec<Endpoint>> {
+    let r = sqlx::query("SELECT * FROM endpoints WHERE app_id = ? AND status = 'active' ORDER BY seq")
+        .bind(app_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows::all(r, |r| rows::endpoint(r, ""))?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+pub async fn update(pool: &SqlitePool, ep: &Endpoint) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "UPDATE endpoints SET url = ?, description = ?, event_types = ?, status = ?, disabled_reason = ?,
+            rate_limit = ?, max_in_flight = ?, headers = ?, format = ?, ordered = ?, metadata = ?,
+            secret = ?, prev_secret = ?, prev_secret_until = ?, first_failure_at = ?, updated_at = ?
+         WHERE id = ? AND app_id = ?",
+    )
+    .bind(&ep.url)
+    .bind(&ep.description)
+    .bind(event_types_json(ep))
+    .bind(ep.status.as_str())
+    .bind(&ep.disabled_reason)
+    .bind(ep.rate_limit)
+    .bind(ep.max_in_flight)
+    .bind(serde_json::Value::Object(ep.headers.clone()).to_string())
+    .bind(ep.format.as_str())
+    .bind(ep.ordered)
+    .bind(ep.metadata.to_string())
+    .bind(&ep.secret)
+    .bind(&ep.prev_secret)
+    .bind(ep.prev_secret_until)
+    .bind(ep.first_failure_at)
+    .bind(ep.updated_at)
+    .bind(&ep.id)
+    .bind(&ep.app_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("endpoint"));
+    }
+    if ep.status != EndpointStatus::Active {
+        cancel_pending(&mut tx, &ep.id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &SqlitePool, app_id: &str, id: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query("DELETE FROM endpoints WHERE id = ? AND app_id = ?")
+        .bind(id)
+        .bind(app_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("endpoint"));
+    }
+    cancel_pending(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels every pending delivery of the endpoint; returns how many.
+pub async fn cancel_pending(tx: &mut Transaction<'_, Sqlite>, endpoint_id: &str) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL
+         WHERE endpoint_id = ? AND status = 'pending'",
+    )
+    .bind(endpoint_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+pub async fn stats(pool: &SqlitePool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = ? AND created_at >= ? GROUP BY status",
+    )
+    .bind(endpoint_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut s = EndpointStats::default();
+    for (status, n) in counts {
+        match status.as_str() {
+            "pending" => s.pending = n,
+            "succeeded" => s.succeeded = n,
+            "failed" => s.failed = n,
+            "cancelled" => s.cancelled = n,
+            _ => {}
+        }
+    }
+    let last: Option<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT a.started_at, a.status_code, a.error_kind FROM attempts a
+         JOIN deliveries d ON d.id = a.delivery_id
+         WHERE d.endpoint_id = ? ORDER BY a.seq DESC LIMIT 1",
+    )
+    .bind(endpoint_id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((at, code, kind)) = last {
+        s.last_attempt_at = Some(at);
+        s.last_status_code = code;
+        s.last_error_kind = kind;
+    }
+    Ok(s)
+}

@@ -1,0 +1,267 @@
+//! The embedded SQLite backend: one file under `data_dir`, WAL mode, migrations embedded in
+//! the binary. Writes go through a single connection (SQLite has one writer anyway, and
+//! this avoids `SQLITE_BUSY` retries); reads use a small pool of their own.
+
+mod apps;
+mod event_types;
+mod deliveries;
+mod endpoints;
+mod events;
+mod keys;
+mod queue;
+mod rows;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+use super::*;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Herald's store in one SQLite file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    /// Held for the life of the store: one process per data directory, since leases
+    /// left by a previous process are released at start.
+    _lock: std::sync::Arc<std::fs::File>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/herald.db` and applies the migrations.
+    pub async fn open(dir: &Path, synchronous_full: bool) -> Result<Self> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        let lock = std::fs::File::create(dir.join("herald.lock"))
+            .map_err(|e| StoreError::Unavailable(format!("cannot create the lock file: {e}")))?;
+        lock.try_lock().map_err(|_| {
+            StoreError::Unavailable(format!(
+                "{} is in use by another herald process (one process per SQLite data dir; use PostgreSQL for several)",
+                dir.display()
+            ))
+        })?;
+        let path = dir.join("herald.db");
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(if synchronous_full {
+                SqliteSynchronous::Full
+            } else {
+                SqliteSynchronous::Normal
+            })
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(false)
+            .pragma("cache_size", "-16000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.clone())
+            .await?;
+        MIGRATOR
+            .run(&write)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(opts.read_only(true))
+            .await?;
+        Ok(SqliteStore { write, read, _lock: std::sync::Arc::new(lock) })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    async fn count_keys(&self) -> Result<i64> {
+        keys::count(&self.read).await
+    }
+    async fn insert_key(&self, key: &ApiKey) -> Result<()> {
+        keys::insert(&self.write, key).await
+    }
+    async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        keys::by_hash(&self.read, hash).await
+    }
+    async fn list_keys(&self, page: PageReq) -> Result<Page<ApiKey>> {
+        keys::list(&self.read, page).await
+    }
+    async fn delete_key(&self, id: &str) -> Result<()> {
+        keys::delete(&self.write, id).await
+    }
+
+    async fn insert_app(&self, app: &App) -> Result<()> {
+        apps::insert(&self.write, app).await
+    }
+    async fn app(&self, id_or_uid: &str) -> Result<Option<App>> {
+        apps::get(&self.read, id_or_uid).await
+    }
+    async fn list_apps(&self, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
+        apps::list(&self.read, only, page).await
+    }
+    async fn update_app(&self, app: &App) -> Result<()> {
+        apps::update(&self.write, app).await
+    }
+    async fn delete_app(&self, id: &str) -> Result<()> {
+        apps::delete(&self.write, id).await
+    }
+
+    async fn insert_event_type(&self, et: &EventType) -> Result<()> {
+        event_types::insert(&self.write, et).await
+    }
+    async fn event_type(&self, name: &str) -> Result<Option<EventType>> {
+        event_types::get(&self.read, name).await
+    }
+    async fn list_event_types(&self, page: PageReq) -> Result<Page<EventType>> {
+        event_types::list(&self.read, page).await
+    }
+    async fn update_event_type(&self, et: &EventType) -> Result<()> {
+        event_types::update(&self.write, et).await
+    }
+    async fn delete_event_type(&self, name: &str) -> Result<()> {
+        event_types::delete(&self.write, name).await
+    }
+
+    async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()> {
+        endpoints::insert(&self.write, ep).await
+    }
+    async fn endpoint(&self, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+        endpoints::get(&self.read, app_id, id).await
+    }
+    async fn list_endpoints(&self, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
+        endpoints::list(&self.read, app_id, page).await
+    }
+    async fn update_endpoint(&self, ep: &Endpoint) -> Result<()> {
+        endpoints::update(&self.write, ep).await
+    }
+    async fn delete_endpoint(&self, app_id: &str, id: &str) -> Result<()> {
+        endpoints::delete(&self.write, app_id, id).await
+    }
+    async fn active_endpoints(&self, app_id: &str) -> Result<Vec<Endpoint>> {
+        endpoints::active(&self.read, app_id).await
+    }
+    async fn endpoint_stats(&self, endpoint_id: &str, since_ms: i64) -> Result<EndpointStats> {
+        endpoints::stats(&self.read, endpoint_id, since_ms).await
+    }
+
+    async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
+        events::ingest(&self.write, app_id, items).await
+    }
+    async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>> {
+        events::get(&self.read, app_id, id).await
+    }
+    async fn list_events(
+        &self,
+        app_id: &str,
+        f: &EventFilter,
+        page: PageReq,
+    ) -> Result<Page<Event>> {
+        events::list(&self.read, app_id, f, page).await
+    }
+    async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>> {
+        deliveries::of_event(&self.read, event_id).await
+    }
+
+    async fn delivery(&self, app_id: &str, id: &str) -> Result<Option<Delivery>> {
+        deliveries::get(&self.read, app_id, id).await
+    }
+    async fn list_deliveries(
+        &self,
+        app_id: &str,
+        f: &DeliveryFilter,
+        page: PageReq,
+    ) -> Result<Page<Delivery>> {
+        deliveries::list(&self.read, app_id, f, page).await
+    }
+    async fn list_attempts(&self, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
+        deliveries::attempts(&self.read, delivery_id, page).await
+    }
+    async fn retry_delivery(&self, id: &str, now: i64) -> Result<()> {
+        deliveries::retry(&self.write, id, now).await
+    }
+    async fn recover_endpoint(&self, endpoint_id: &str, since_ms: i64, now: i64) -> Result<u64> {
+        deliveries::recover(&self.write, endpoint_id, since_ms, now).await
+    }
+
+    async fn release_all_leases(&self) -> Result<()> {
+        queue::release_all(&self.write).await
+    }
+    async fn claim_due(
+        &self,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+        skip: &HashSet<String>,
+    ) -> Result<Vec<Job>> {
+        queue::claim(&self.write, now, lease_until, limit, skip).await
+    }
+    async fn next_due_at(&self) -> Result<Option<i64>> {
+        queue::next_due_at(&self.read).await
+    }
+    async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+        queue::record(&self.write, outcomes).await
+    }
+    async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
+        queue::release(&self.write, delivery_ids).await
+    }
+    async fn count_pending(&self) -> Result<i64> {
+        queue::count_pending(&self.read).await
+    }
+
+    async fn sweep_events(&self, cutoff: i64, batch: i64) -> Result<u64> {
+        events::sweep(&self.write, cutoff, batch).await
+    }
+    async fn sweep_idempotency(&self, cutoff: i64) -> Result<u64> {
+        events::sweep_idempotency(&self.write, cutoff).await
+    }
+}
+
+/// Maps a unique-constraint violation to a 409, leaving other errors alone.
+fn conflict_on_unique(e: sqlx::Error, message: &str) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            return StoreError::Conflict {
+                code: "duplicate",
+                message: message.to_string(),
+            };
+        }
+    }
+    StoreError::Database(e)
+}
+
+/// Appends the cursor condition, order and limit (one extra row, to learn whether another
+/// page exists) to a query whose WHERE clause is already open.
+fn push_page(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, page: &PageReq) {
+    if let Some(before) = page.before {
+        qb.push(if page.ascending { " AND seq > " } else { " AND seq < " });
+        qb.push_bind(before);
+    }
+    qb.push(if page.ascending {
+        " ORDER BY seq ASC LIMIT "
+    } else {
+        " ORDER BY seq DESC LIMIT "
+    });
+    qb.push_bind(page.limit + 1);
+}
+
+/// Trims the extra row fetched by [`push_page`].
+fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next = if more { items.last().map(|(s, _)| *s) } else { None };
+    Page {
+        items: items.into_iter().map(|(_, t)| t).collect(),
+        next,
+    }
+}

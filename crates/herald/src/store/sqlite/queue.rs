@@ -1,0 +1,223 @@
+//! The delivery queue: claiming due deliveries under a lease, and recording outcomes.
+//!
+//! A delivery is due when it is `pending`, `next_attempt_at <= now` and its lease (if any)
+//! has lapsed. Claiming sets `lease_until`; recording clears it. A crash leaves the lease
+//! to lapse (or, for this single-process store, to be cleared at the next start), so the
+//! delivery is attempted again: at-least-once.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{Row, SqlitePool};
+
+use super::rows;
+use crate::store::*;
+
+pub async fn release_all(pool: &SqlitePool) -> Result<()> {
+    sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn claim(
+    pool: &SqlitePool,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+    skip: &HashSet<String>,
+) -> Result<Vec<Job>> {
+    let skip_json = serde_json::to_string(&skip.iter().collect::<Vec<_>>())
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let mut tx = pool.begin().await?;
+    let claimed = sqlx::query(
+        "UPDATE deliveries SET lease_until = ?1
+         WHERE seq IN (
+           SELECT d.seq FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+           WHERE d.status = 'pending' AND d.next_attempt_at <= ?2
+             AND (d.lease_until IS NULL OR d.lease_until < ?2)
+             AND e.status = 'active'
+             AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3))
+             AND (e.ordered = 0 OR NOT EXISTS (
+                   SELECT 1 FROM deliveries p
+                   WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.seq < d.seq))
+           ORDER BY d.next_attempt_at LIMIT ?4)
+         RETURNING id, app_id, event_id, endpoint_id, attempts, next_attempt_at, seq",
+    )
+    .bind(lease_until)
+    .bind(now)
+    .bind(&skip_json)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    if claimed.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let event_ids: Vec<String> = claimed.iter().map(|r| r.get::<String, _>("event_id")).collect();
+    let endpoint_ids: Vec<String> = claimed
+        .iter()
+        .map(|r| r.get::<String, _>("endpoint_id"))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let as_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let event_rows = sqlx::query("SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(as_json(&event_ids))
+        .fetch_all(&mut *tx)
+        .await?;
+    let events: HashMap<String, Event> = rows::all(event_rows, rows::event)?
+        .into_iter()
+        .map(|(_, e)| (e.id.clone(), e))
+        .collect();
+    let ep_rows = sqlx::query("SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(as_json(&endpoint_ids))
+        .fetch_all(&mut *tx)
+        .await?;
+    let endpoints: HashMap<String, Endpoint> = rows::all(ep_rows, |r| rows::endpoint(r, ""))?
+        .into_iter()
+        .map(|(_, e)| (e.id.clone(), e))
+        .collect();
+    tx.commit().await?;
+
+    let mut jobs = Vec::with_capacity(claimed.len());
+    let mut claimed: Vec<_> = claimed.into_iter().collect();
+    // RETURNING order is unspecified; the engine wants creation order.
+    claimed.sort_by_key(|r| r.get::<i64, _>("seq"));
+    for r in claimed {
+        let event_id: String = r.try_get("event_id")?;
+        let endpoint_id: String = r.try_get("endpoint_id")?;
+        let (Some(ev), Some(ep)) = (events.get(&event_id), endpoints.get(&endpoint_id)) else {
+            continue; // deleted concurrently; the lease lapses harmlessly
+        };
+        jobs.push(Job {
+            delivery_id: r.try_get("id")?,
+            attempts: r.try_get("attempts")?,
+            app_id: r.try_get("app_id")?,
+            event_id,
+            event_type: ev.event_type.clone(),
+            payload: ev.payload.clone(),
+            source: ev.source.clone(),
+            subject: ev.subject.clone(),
+            event_created_at: ev.created_at,
+            due_at: r.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or(0),
+            endpoint: ep.clone(),
+        });
+    }
+    Ok(jobs)
+}
+
+pub async fn next_due_at(pool: &SqlitePool) -> Result<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND lease_until IS NULL",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+pub async fn count_pending(pool: &SqlitePool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn release(pool: &SqlitePool, ids: &[String]) -> Result<()> {
+    let json = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))")
+        .bind(json)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn record(pool: &SqlitePool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+    let mut tx = pool.begin().await?;
+    let mut changes = Vec::new();
+    for o in outcomes {
+        let a = &o.attempt;
+        sqlx::query(
+            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
+                response_body, error_kind, error_message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&a.id)
+        .bind(&a.delivery_id)
+        .bind(a.number)
+        .bind(a.started_at)
+        .bind(a.duration_ms)
+        .bind(a.status_code)
+        .bind(&a.response_body)
+        .bind(&a.error_kind)
+        .bind(&a.error_message)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_at) = match o.next {
+            NextStep::Succeeded => ("succeeded", None),
+            NextStep::RetryAt(t) => ("pending", Some(t)),
+            NextStep::Failed | NextStep::Gone => ("failed", None),
+        };
+        // A delivery cancelled while its attempt was in flight stays cancelled unless the
+        // attempt succeeded.
+        sqlx::query(
+            "UPDATE deliveries SET
+                status = CASE WHEN status = 'cancelled' AND ?1 != 'succeeded' THEN 'cancelled' ELSE ?1 END,
+                next_attempt_at = CASE WHEN status = 'cancelled' AND ?1 != 'succeeded' THEN NULL ELSE ?2 END,
+                attempts = attempts + 1, last_attempt_at = ?3, last_status_code = ?4, lease_until = NULL
+             WHERE id = ?5",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(a.started_at)
+        .bind(a.status_code)
+        .bind(&a.delivery_id)
+        .execute(&mut *tx)
+        .await?;
+
+        let disable_reason = match o.next {
+            NextStep::Succeeded => {
+                sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = ? AND first_failure_at IS NOT NULL")
+                    .bind(&o.endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+                None
+            }
+            NextStep::Gone => Some("gone: the endpoint answered 410".to_string()),
+            NextStep::RetryAt(_) | NextStep::Failed => {
+                let first: Option<Option<i64>> = sqlx::query_scalar(
+                    "UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, ?)
+                     WHERE id = ? RETURNING first_failure_at",
+                )
+                .bind(o.now)
+                .bind(&o.endpoint_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match first.flatten() {
+                    Some(f) if o.now - f > o.auto_disable_after_ms => Some(format!(
+                        "failing: every attempt failed for over {} s",
+                        o.auto_disable_after_ms / 1000
+                    )),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(reason) = disable_reason {
+            let n = sqlx::query(
+                "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = ?, updated_at = ?
+                 WHERE id = ? AND status = 'active'",
+            )
+            .bind(&reason)
+            .bind(o.now)
+            .bind(&o.endpoint_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                let cancelled = super::endpoints::cancel_pending(&mut tx, &o.endpoint_id).await?;
+                changes.push(EndpointChange {
+                    endpoint_id: o.endpoint_id.clone(),
+                    cancelled,
+                });
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(changes)
+}
