@@ -201,7 +201,8 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
             }
         };
         if let Some(f) = named("unknown field `") {
-            let param = join(f);
+            // The path already ends at the unknown key.
+            let param = if path.ends_with(&f) { path.clone() } else { join(f) };
             ApiError::bad("unknown_field", format!("unknown field `{param}`"), Some(param))
         } else if let Some(f) = named("missing field `") {
             let param = join(f);
