@@ -10,12 +10,11 @@ use crate::config::Config;
 use crate::store::Store;
 use crate::timefmt::now_ms;
 
-const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_BATCH: i64 = 500;
 
 pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, shutdown: CancellationToken) {
-    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut sweep = tokio::time::interval(config.sweep_interval);
     let mut gauge = tokio::time::interval(GAUGE_EVERY);
     loop {
         tokio::select! {

@@ -48,6 +48,8 @@ pub struct Config {
     /// `synchronous = FULL` for SQLite (survives power loss, slower); NORMAL survives a
     /// process crash, which is what the delivery contract promises.
     pub sqlite_synchronous_full: bool,
+    /// How often retention runs (extension; the contract asks for at least once a minute).
+    pub sweep_interval: Duration,
 }
 
 /// Every key the file and the environment accept.
@@ -72,6 +74,7 @@ pub const KEYS: &[&str] = &[
     "max_concurrency",
     "public_url",
     "sqlite_synchronous_full",
+    "sweep_interval",
 ];
 
 impl Default for Config {
@@ -101,6 +104,7 @@ impl Default for Config {
             max_concurrency: 512,
             public_url: None,
             sqlite_synchronous_full: false,
+            sweep_interval: Duration::from_secs(30),
         }
     }
 }
@@ -225,6 +229,13 @@ impl Config {
             "retention" => self.retention = positive_duration(v).map_err(bad)?,
             "idempotency_retention" => {
                 self.idempotency_retention = positive_duration(v).map_err(bad)?
+            }
+            "sweep_interval" => {
+                let d = positive_duration(v).map_err(&bad)?;
+                if d > Duration::from_secs(60) {
+                    return Err(bad("must be at most 1m".into()));
+                }
+                self.sweep_interval = d
             }
             "max_event_bytes" => self.max_event_bytes = parse_positive(v).map_err(bad)?,
             "max_batch_bytes" => self.max_batch_bytes = parse_positive(v).map_err(bad)?,

@@ -1,0 +1,425 @@
+//! Test support: a real `herald serve` process on an ephemeral port, and a real recording
+//! webhook receiver on 127.0.0.1.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tokio::sync::Notify;
+
+pub const ADMIN_KEY: &str = "hrd_testAdminKey0123456789abcdefghijklmnopqrstu";
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One `herald serve` child process.
+pub struct Herald {
+    child: Option<Child>,
+    pub url: String,
+    pub dir: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+    pub http: reqwest::Client,
+    pub stdout_path: PathBuf,
+}
+
+impl Herald {
+    /// Starts a server with the test defaults (fast retries, no jitter, private targets
+    /// allowed) plus `env` overrides.
+    pub async fn start(env: &[(&str, &str)]) -> Herald {
+        Self::start_with(env, &["--allow-private-targets"]).await
+    }
+
+    pub async fn start_with(env: &[(&str, &str)], args: &[&str]) -> Herald {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let mut h = Herald {
+            child: None,
+            url: String::new(),
+            dir,
+            _tmp: Some(tmp),
+            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            stdout_path: PathBuf::new(),
+        };
+        h.spawn().await;
+        h
+    }
+
+    fn data_dir(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir().join("herald.db")
+    }
+
+    /// (Re)starts the process on the same data directory, on a new port.
+    pub async fn spawn(&mut self) {
+        let port = free_port();
+        self.url = format!("http://127.0.0.1:{port}");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(&self.args);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HERALD_") {
+                cmd.env_remove(k);
+            }
+        }
+        let has = |k: &str| self.env.iter().any(|(n, _)| n == k);
+        if !has("HERALD_ADMIN_KEY") {
+            cmd.env("HERALD_ADMIN_KEY", ADMIN_KEY);
+        }
+        if !has("HERALD_RETRY_SCHEDULE") {
+            cmd.env("HERALD_RETRY_SCHEDULE", "1s,1s,1s");
+        }
+        cmd.env("HERALD_RETRY_JITTER", "0");
+        for (k, v) in &self.env {
+            if !v.is_empty() {
+                cmd.env(k, v);
+            }
+        }
+        let n = std::fs::read_dir(&self.dir).map(|d| d.count()).unwrap_or(0);
+        self.stdout_path = self.dir.join(format!("stdout.{n}"));
+        let out = std::fs::File::create(&self.stdout_path).unwrap();
+        let err = std::fs::File::create(self.dir.join(format!("stderr.{n}"))).unwrap();
+        cmd.stdout(out).stderr(err).stdin(Stdio::null());
+        self.child = Some(cmd.spawn().expect("spawning herald"));
+        self.wait_ready().await;
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("herald exited early with {status}: {}", self.stderr());
+            }
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.url)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "herald not ready: {}", self.stderr());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        let mut out = String::new();
+        if let Ok(d) = std::fs::read_dir(&self.dir) {
+            for e in d.flatten() {
+                if e.file_name().to_string_lossy().starts_with("stderr") {
+                    out.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM; returns the exit status (panics after 15 s). Async so that receivers on
+    /// the test's runtime keep answering meanwhile.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("running");
+        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(s) = c.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "herald did not stop after SIGTERM");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    // ------------------------------------------------------------ HTTP helpers
+
+    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method, format!("{}{}", self.url, path));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    pub async fn raw(&self, path: &str, body: &[u8], content_type: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}{}", self.url, path))
+            .bearer_auth(ADMIN_KEY)
+            .header("content-type", content_type)
+            .body(body.to_vec());
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.call(Method::GET, path, Some(ADMIN_KEY), None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::POST, path, Some(ADMIN_KEY), Some(body)).await
+    }
+    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+        self.call(Method::PATCH, path, Some(ADMIN_KEY), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> (u16, Value) {
+        self.call(Method::DELETE, path, Some(ADMIN_KEY), None).await
+    }
+
+    /// Creates an app; returns its id.
+    pub async fn app(&self) -> String {
+        let (s, a) = self.post("/v1/apps", serde_json::json!({"name": "test"})).await;
+        assert_eq!(s, 201, "{a}");
+        a["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates an endpoint with extra fields; returns the endpoint object.
+    pub async fn endpoint(&self, app: &str, url: &str, extra: Value) -> Value {
+        let mut body = serde_json::json!({"url": url});
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                body[k] = v;
+            }
+        }
+        let (s, e) = self.post(&format!("/v1/apps/{app}/endpoints"), body).await;
+        assert_eq!(s, 201, "{e}");
+        e
+    }
+
+    pub async fn secret(&self, app: &str, ep: &str) -> String {
+        let (s, v) = self.get(&format!("/v1/apps/{app}/endpoints/{ep}/secret")).await;
+        assert_eq!(s, 200, "{v}");
+        v["secret"].as_str().unwrap().to_string()
+    }
+
+    /// Sends an event; asserts 202; returns the answer.
+    pub async fn send(&self, app: &str, typ: &str, payload: Value) -> Value {
+        let (s, v) = self
+            .post(&format!("/v1/apps/{app}/events"), serde_json::json!({"type": typ, "payload": payload}))
+            .await;
+        assert_eq!(s, 202, "{v}");
+        v
+    }
+
+    pub async fn delivery(&self, app: &str, del: &str) -> Value {
+        let (s, v) = self.get(&format!("/v1/apps/{app}/deliveries/{del}")).await;
+        assert_eq!(s, 200, "{v}");
+        v
+    }
+
+    /// Polls until the delivery has `status`.
+    pub async fn wait_status(&self, app: &str, del: &str, status: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let d = self.delivery(app, del).await;
+            if d["status"] == status {
+                return d;
+            }
+            assert!(Instant::now() < deadline, "delivery never reached {status}: {d}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn attempts(&self, app: &str, del: &str) -> Vec<Value> {
+        let (s, v) = self.get(&format!("/v1/apps/{app}/deliveries/{del}/attempts")).await;
+        assert_eq!(s, 200, "{v}");
+        v["data"].as_array().unwrap().clone()
+    }
+}
+
+impl Drop for Herald {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Asserts the contract's error body.
+pub fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str) {
+    assert_eq!(status, want_status, "{body}");
+    assert_eq!(body["error"]["type"], want_type, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+}
+
+// ---------------------------------------------------------------- receiver
+
+/// A request as the receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+}
+
+/// How the receiver answers.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub delay: Duration,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply { status, delay: Duration::ZERO, headers: vec![], body: b"ok".to_vec() }
+    }
+    pub fn delayed(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn body(mut self, b: &[u8]) -> Self {
+        self.body = b.to_vec();
+        self
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    got: Mutex<Vec<Received>>,
+    scripts: Mutex<HashMap<String, (VecDeque<Reply>, Option<Reply>)>>,
+    in_flight: Mutex<HashMap<String, (usize, usize)>>, // path -> (now, max)
+    notify: Notify,
+}
+
+/// A recording HTTP receiver on 127.0.0.1.
+#[derive(Clone)]
+pub struct Receiver {
+    state: Arc<ReceiverState>,
+    pub port: u16,
+}
+
+async fn receive(State(st): State<Arc<ReceiverState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+    let path = uri.path().to_string();
+    let _ = method;
+    {
+        let mut f = st.in_flight.lock().unwrap();
+        let e = f.entry(path.clone()).or_default();
+        e.0 += 1;
+        e.1 = e.1.max(e.0);
+    }
+    st.got.lock().unwrap().push(Received { path: path.clone(), headers, body, at: Instant::now() });
+    st.notify.notify_waiters();
+    let reply = {
+        let mut s = st.scripts.lock().unwrap();
+        match s.get_mut(&path) {
+            Some((queue, default)) => queue.pop_front().or_else(|| default.clone()),
+            None => None,
+        }
+    }
+    .unwrap_or_else(|| Reply::status(200));
+    if !reply.delay.is_zero() {
+        tokio::time::sleep(reply.delay).await;
+    }
+    st.in_flight.lock().unwrap().get_mut(&path).unwrap().0 -= 1;
+    let mut resp = (StatusCode::from_u16(reply.status).unwrap(), reply.body).into_response();
+    for (k, v) in reply.headers {
+        resp.headers_mut().insert(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    resp
+}
+
+impl Receiver {
+    pub async fn start() -> Receiver {
+        Self::start_on(0).await
+    }
+
+    pub async fn start_on(port: u16) -> Receiver {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(ReceiverState::default());
+        let app = axum::Router::new().fallback(receive).with_state(state.clone());
+        // Runs until the test's runtime ends.
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { state, port }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Answers on `path`: `replies` in order, then `default`.
+    pub fn script(&self, path: &str, replies: Vec<Reply>, default: Reply) {
+        self.state
+            .scripts
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), (replies.into(), Some(default)));
+    }
+
+    pub fn requests(&self, path: &str) -> Vec<Received> {
+        self.state.got.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+    }
+
+    pub fn max_in_flight(&self, path: &str) -> usize {
+        self.state.in_flight.lock().unwrap().get(path).map(|e| e.1).unwrap_or(0)
+    }
+
+    /// Waits until `path` received at least `n` requests.
+    pub async fn wait(&self, path: &str, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.state.notify.notified();
+            let got = self.requests(path);
+            if got.len() >= n {
+                return got;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let got = self.requests(path);
+                assert!(got.len() >= n, "{path}: wanted {n} requests, got {}", got.len());
+                return got;
+            }
+        }
+    }
+}
+
