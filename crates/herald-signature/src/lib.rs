@@ -360,9 +360,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 fn decode_b64(text: &str) -> Option<Vec<u8>> {
-    B64.decode(text)
-        .ok()
-        .or_else(|| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text).ok())
+    B64.decode(text).ok().or_else(|| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(text)
+            .ok()
+    })
 }
 
 #[cfg(test)]
@@ -391,7 +393,13 @@ mod tests {
             Ok(())
         );
         assert_eq!(
-            v.verify_at(VECTOR_ID, &ts, VECTOR_SIG, br#"{"test": 2432232315}"#, VECTOR_TS),
+            v.verify_at(
+                VECTOR_ID,
+                &ts,
+                VECTOR_SIG,
+                br#"{"test": 2432232315}"#,
+                VECTOR_TS
+            ),
             Err(SignatureError::InvalidSignature)
         );
         assert_eq!(

@@ -131,12 +131,12 @@ impl Config {
                 path: path.display().to_string(),
                 message: e.to_string(),
             })?;
-            let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-                ConfigError::File {
-                    path: path.display().to_string(),
-                    message: e.to_string(),
-                }
-            })?;
+            let table: toml::Table =
+                text.parse()
+                    .map_err(|e: toml::de::Error| ConfigError::File {
+                        path: path.display().to_string(),
+                        message: e.to_string(),
+                    })?;
             for (key, value) in table {
                 if !KEYS.contains(&key.as_str()) {
                     return Err(ConfigError::UnknownKey(key));
@@ -320,10 +320,16 @@ mod tests {
         .unwrap();
         let c = Config::load(Some(&f), env(&[]), &Overrides::default()).unwrap();
         assert_eq!(c.max_event_bytes, 2048);
-        assert_eq!(c.retry_schedule, vec![Duration::from_secs(1), Duration::from_secs(2)]);
+        assert_eq!(
+            c.retry_schedule,
+            vec![Duration::from_secs(1), Duration::from_secs(2)]
+        );
         let c = Config::load(
             Some(&f),
-            env(&[("HERALD_MAX_EVENT_BYTES", "4096"), ("HERALD_LISTEN", "127.0.0.1:2")]),
+            env(&[
+                ("HERALD_MAX_EVENT_BYTES", "4096"),
+                ("HERALD_LISTEN", "127.0.0.1:2"),
+            ]),
             &Overrides {
                 listen: Some("127.0.0.1:3".into()),
                 ..Default::default()
@@ -341,8 +347,12 @@ mod tests {
         std::fs::write(&f, "bogus_key = 1\n").unwrap();
         let e = Config::load(Some(&f), env(&[]), &Overrides::default()).unwrap_err();
         assert!(e.to_string().contains("bogus_key"), "{e}");
-        let e = Config::load(None, env(&[("HERALD_RETRY_JITTER", "lots")]), &Overrides::default())
-            .unwrap_err();
+        let e = Config::load(
+            None,
+            env(&[("HERALD_RETRY_JITTER", "lots")]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("retry_jitter"), "{e}");
         std::fs::write(&f, "connect_timeout = \"soon\"\n").unwrap();
         let e = Config::load(Some(&f), env(&[]), &Overrides::default()).unwrap_err();
@@ -351,7 +361,13 @@ mod tests {
 
     #[test]
     fn durations_in_contract_units() {
-        for (t, secs) in [("500ms", 0.5), ("5s", 5.0), ("5m", 300.0), ("2h", 7200.0), ("5d", 432000.0)] {
+        for (t, secs) in [
+            ("500ms", 0.5),
+            ("5s", 5.0),
+            ("5m", 300.0),
+            ("2h", 7200.0),
+            ("5d", 432000.0),
+        ] {
             assert_eq!(parse_duration(t).unwrap().as_secs_f64(), secs, "{t}");
         }
         assert!(parse_duration("soon").is_err());

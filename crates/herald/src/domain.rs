@@ -82,7 +82,15 @@ mod tests {
         for ok in ["order.paid", "a", "A_b-c.d9", &"x".repeat(256)] {
             assert!(valid_event_type_name(ok), "{ok}");
         }
-        for bad in ["", "has space", "trailing.", ".leading", "a..b", "é", &"x".repeat(257)] {
+        for bad in [
+            "",
+            "has space",
+            "trailing.",
+            ".leading",
+            "a..b",
+            "é",
+            &"x".repeat(257),
+        ] {
             assert!(!valid_event_type_name(bad), "{bad}");
         }
     }

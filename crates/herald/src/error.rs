@@ -23,10 +23,7 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Conflict {
-        code: &'static str,
-        message: String,
-    },
+    Conflict { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
@@ -97,13 +94,17 @@ impl ApiError {
     /// The error object, as used in responses and in batch items.
     pub fn detail(&self) -> ErrorDetail {
         let (kind, code, param) = match self {
-            ApiError::BadRequest { code, param, .. } => ("invalid_request", Some(*code), param.clone()),
+            ApiError::BadRequest { code, param, .. } => {
+                ("invalid_request", Some(*code), param.clone())
+            }
             ApiError::Authentication(_) => ("authentication", None, None),
             ApiError::Permission(_) => ("permission", None, None),
             ApiError::NotFound(_) => ("not_found", None, None),
             ApiError::Conflict { code, .. } => ("conflict", Some(*code), None),
             ApiError::PayloadTooLarge(_) => ("payload_too_large", None, None),
-            ApiError::UnsupportedMediaType(_) => ("invalid_request", Some("unsupported_media_type"), None),
+            ApiError::UnsupportedMediaType(_) => {
+                ("invalid_request", Some("unsupported_media_type"), None)
+            }
             ApiError::RateLimited { .. } => ("rate_limited", None, None),
             ApiError::Unavailable(_) => ("unavailable", None, None),
             ApiError::Internal(_) => ("internal", None, None),
@@ -128,7 +129,13 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let status = self.status();
-        let mut resp = (status, axum::Json(ErrorBody { error: self.detail() })).into_response();
+        let mut resp = (
+            status,
+            axum::Json(ErrorBody {
+                error: self.detail(),
+            }),
+        )
+            .into_response();
         if let ApiError::RateLimited { retry_after, .. } = self {
             if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
                 resp.headers_mut().insert(header::RETRY_AFTER, v);

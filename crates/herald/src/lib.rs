@@ -51,11 +51,23 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
     // Describe the required series up front so that /metrics lists them from the start.
     metrics::describe_counter!("herald_events_accepted_total", "events accepted, by app");
     metrics::describe_counter!("herald_deliveries_total", "delivery outcomes");
-    metrics::describe_histogram!("herald_delivery_attempt_duration_seconds", "attempt duration");
+    metrics::describe_histogram!(
+        "herald_delivery_attempt_duration_seconds",
+        "attempt duration"
+    );
     metrics::describe_histogram!("herald_delivery_lag_seconds", "due time to attempt start");
-    metrics::describe_gauge!("herald_deliveries_pending", "deliveries waiting for an attempt");
-    metrics::describe_counter!("herald_http_requests_total", "API requests by route and status");
-    metrics::describe_histogram!("herald_http_request_duration_seconds", "API request duration");
+    metrics::describe_gauge!(
+        "herald_deliveries_pending",
+        "deliveries waiting for an attempt"
+    );
+    metrics::describe_counter!(
+        "herald_http_requests_total",
+        "API requests by route and status"
+    );
+    metrics::describe_histogram!(
+        "herald_http_request_duration_seconds",
+        "API request duration"
+    );
     let _ = HANDLE.set(handle.clone());
     Ok(handle)
 }
@@ -76,11 +88,18 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Creates the bootstrap admin key when the store has none. Returns the secret when it was
 /// generated here (so the caller prints it once).
-pub async fn bootstrap_admin_key(store: &dyn Store, cfg: &Config) -> anyhow::Result<Option<String>> {
+pub async fn bootstrap_admin_key(
+    store: &dyn Store,
+    cfg: &Config,
+) -> anyhow::Result<Option<String>> {
     let given = cfg.admin_key.clone();
     if let Some(key) = &given {
         // A configured key always works, even on a store that already has keys.
-        if store.key_by_hash(&api::extract::hash_key(key)).await?.is_some() {
+        if store
+            .key_by_hash(&api::extract::hash_key(key))
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
     } else if store.count_keys().await? > 0 {
@@ -102,18 +121,50 @@ pub async fn bootstrap_admin_key(store: &dyn Store, cfg: &Config) -> anyhow::Res
     Ok(if given.is_some() { None } else { Some(secret) })
 }
 
+/// Serves the start-up answers on `listener` until the returned token is cancelled.
+fn serve_starting(listener: TcpListener) -> CancellationToken {
+    let stop = CancellationToken::new();
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .fallback(|| async {
+            error::ApiError::Unavailable("starting: applying migrations".into())
+        });
+    let until = stop.clone().cancelled_owned();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(until)
+            .await;
+    });
+    stop
+}
+
 /// Runs the API and the delivery engine on `listener` until `shutdown` is cancelled; then
 /// stops accepting, finishes in-flight requests and releases or finishes in-flight attempts.
-pub async fn run(cfg: Config, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    cfg: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let metrics = metrics_handle()?;
-    let store = open_store(&cfg).await?;
+    // Answer /healthz (200) and everything else (503) while the store opens and migrates, so
+    // that /readyz says "not yet" instead of leaving callers hanging.
+    let listener = listener.into_std()?;
+    let starting = serve_starting(TcpListener::from_std(listener.try_clone()?)?);
+    let listener = TcpListener::from_std(listener)?;
+    let store = open_store(&cfg).await;
+    starting.cancel();
+    let store = store?;
     if let Some(secret) = bootstrap_admin_key(&*store, &cfg).await? {
         println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
     }
     let ready = Arc::new(AtomicBool::new(false));
     let (engine, engine_task) = delivery::start(store.clone(), cfg.clone(), shutdown.child_token());
-    let background = tokio::spawn(background::run(store.clone(), cfg.clone(), shutdown.child_token()));
+    let background = tokio::spawn(background::run(
+        store.clone(),
+        cfg.clone(),
+        shutdown.child_token(),
+    ));
     let state = api::AppState {
         store,
         config: cfg.clone(),
@@ -130,7 +181,10 @@ pub async fn run(cfg: Config, listener: TcpListener, shutdown: CancellationToken
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await
         .context("serving HTTP")?;
-    if tokio::time::timeout(Duration::from_secs(9), engine_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(9), engine_task)
+        .await
+        .is_err()
+    {
         tracing::warn!("delivery engine did not stop in time");
     }
     background.abort();

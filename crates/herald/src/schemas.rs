@@ -16,10 +16,13 @@ pub fn compile(schema: &serde_json::Value) -> Result<Validator, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Compiled validators keyed by event type name and its `updated_at`.
+/// A compiled schema and the event type version (`updated_at`) it was compiled from.
+type Compiled = (i64, Arc<Validator>);
+
+/// Compiled validators keyed by event type name.
 #[derive(Default, Clone)]
 pub struct SchemaCache {
-    inner: Arc<RwLock<HashMap<String, (i64, Arc<Validator>)>>>,
+    inner: Arc<RwLock<HashMap<String, Compiled>>>,
 }
 
 impl SchemaCache {
@@ -33,8 +36,13 @@ impl SchemaCache {
         payload: &[u8],
     ) -> Result<(), ApiError> {
         let validator = self.get(type_name, version, schema)?;
-        let instance: serde_json::Value = serde_json::from_slice(payload)
-            .map_err(|e| ApiError::bad("malformed_json", format!("payload: {e}"), Some("payload".into())))?;
+        let instance: serde_json::Value = serde_json::from_slice(payload).map_err(|e| {
+            ApiError::bad(
+                "malformed_json",
+                format!("payload: {e}"),
+                Some("payload".into()),
+            )
+        })?;
         let Some(err) = validator.iter_errors(&instance).next() else {
             return Ok(());
         };
@@ -67,7 +75,12 @@ impl SchemaCache {
         version: i64,
         schema: &serde_json::Value,
     ) -> Result<Arc<Validator>, ApiError> {
-        if let Some((v, val)) = self.inner.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+        if let Some((v, val)) = self
+            .inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
             if *v == version {
                 return Ok(val.clone());
             }
@@ -93,12 +106,16 @@ mod tests {
         let schema = json!({"type":"object","required":["amount"],"properties":{"amount":{"type":"number"},"items":{"type":"array","items":{"type":"integer"}}}});
         let c = SchemaCache::default();
         assert!(c.validate("t", 1, &schema, br#"{"amount": 1}"#).is_ok());
-        let e = c.validate("t", 1, &schema, br#"{"amount": "ten"}"#).unwrap_err();
+        let e = c
+            .validate("t", 1, &schema, br#"{"amount": "ten"}"#)
+            .unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("payload.amount"));
         assert_eq!(e.detail().code, Some("schema_violation"));
         let e = c.validate("t", 1, &schema, br#"{}"#).unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("payload.amount"));
-        let e = c.validate("t", 1, &schema, br#"{"amount":1,"items":[1,"x"]}"#).unwrap_err();
+        let e = c
+            .validate("t", 1, &schema, br#"{"amount":1,"items":[1,"x"]}"#)
+            .unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("payload.items.1"));
     }
 

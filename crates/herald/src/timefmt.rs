@@ -40,7 +40,10 @@ mod tests {
         let s = format_ms(1_763_820_187_123);
         assert_eq!(s, "2025-11-22T14:03:07.123Z");
         assert_eq!(parse_rfc3339_ms(&s), Some(1_763_820_187_123));
-        assert_eq!(parse_rfc3339_ms("2025-11-22T15:03:07.123+01:00"), Some(1_763_820_187_123));
+        assert_eq!(
+            parse_rfc3339_ms("2025-11-22T15:03:07.123+01:00"),
+            Some(1_763_820_187_123)
+        );
         assert_eq!(parse_rfc3339_ms("yesterday"), None);
     }
 }

@@ -36,7 +36,9 @@ fn check_uid(uid: &Option<String>) -> Result<(), ApiError> {
 
 fn check_metadata(m: &Option<serde_json::Value>) -> Result<(), ApiError> {
     match m {
-        Some(v) if !v.is_object() => Err(ApiError::invalid("metadata", "metadata must be an object")),
+        Some(v) if !v.is_object() => {
+            Err(ApiError::invalid("metadata", "metadata must be an object"))
+        }
         _ => Ok(()),
     }
 }

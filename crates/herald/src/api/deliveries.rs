@@ -23,7 +23,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 const STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "cancelled"];
 
-async fn load(state: &AppState, who: &Principal, app: &str, del: &str) -> Result<Delivery, ApiError> {
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    app: &str,
+    del: &str,
+) -> Result<Delivery, ApiError> {
     let app = who.app(state, app).await?;
     state
         .store
@@ -56,7 +61,10 @@ async fn list_deliveries(
     let app = who.app(&state, &app).await?;
     if let Some(s) = &q.status {
         if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::invalid("status", "status must be pending, succeeded, failed or cancelled"));
+            return Err(ApiError::invalid(
+                "status",
+                "status must be pending, succeeded, failed or cancelled",
+            ));
         }
     }
     let filter = DeliveryFilter {
@@ -64,7 +72,10 @@ async fn list_deliveries(
         event_id: q.event_id.clone(),
         status: q.status.clone(),
     };
-    let page = state.store.list_deliveries(&app.id, &filter, q.page.req(false)?).await?;
+    let page = state
+        .store
+        .list_deliveries(&app.id, &filter, q.page.req(false)?)
+        .await?;
     Ok(Json(DeliveryList {
         data: page.items.iter().map(DeliveryOut::from).collect(),
         next_cursor: page.next.map(encode_cursor),
@@ -91,7 +102,12 @@ async fn get_delivery(
     let include = match q.include_payload.as_deref() {
         None | Some("false") | Some("0") => false,
         Some("true") | Some("1") => true,
-        Some(_) => return Err(ApiError::invalid("include_payload", "include_payload must be true or false")),
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "include_payload",
+                "include_payload must be true or false",
+            ))
+        }
     };
     if include {
         if let Some(ev) = state.store.event(&d.app_id, &d.event_id).await? {

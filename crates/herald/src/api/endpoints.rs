@@ -32,7 +32,10 @@ fn check_url(url: &str) -> Result<(), ApiError> {
     let parsed = url::Url::parse(url)
         .map_err(|e| ApiError::invalid("url", format!("url is not an absolute URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ApiError::invalid("url", "url must be an absolute http:// or https:// URL"));
+        return Err(ApiError::invalid(
+            "url",
+            "url must be an absolute http:// or https:// URL",
+        ));
     }
     Ok(())
 }
@@ -43,7 +46,9 @@ fn check_filters(filters: &Option<Vec<String>>) -> Result<(), ApiError> {
             if !valid_filter(f) {
                 return Err(ApiError::invalid(
                     "event_types",
-                    format!("{f:?} is neither an event type name nor a prefix wildcard like order.*"),
+                    format!(
+                        "{f:?} is neither an event type name nor a prefix wildcard like order.*"
+                    ),
                 ));
             }
         }
@@ -55,16 +60,25 @@ fn check_headers(headers: &serde_json::Map<String, serde_json::Value>) -> Result
     for (name, value) in headers {
         let param = format!("headers.{name}");
         if HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ApiError::invalid(param, format!("{name:?} is not a valid header name")));
+            return Err(ApiError::invalid(
+                param,
+                format!("{name:?} is not a valid header name"),
+            ));
         }
         if reserved_header(name) {
-            return Err(ApiError::invalid(param, format!("header {name:?} is reserved and set by Herald")));
+            return Err(ApiError::invalid(
+                param,
+                format!("header {name:?} is reserved and set by Herald"),
+            ));
         }
         let ok = value
             .as_str()
             .is_some_and(|v| HeaderValue::from_str(v).is_ok());
         if !ok {
-            return Err(ApiError::invalid(param, "header values must be strings of visible ASCII"));
+            return Err(ApiError::invalid(
+                param,
+                "header values must be strings of visible ASCII",
+            ));
         }
     }
     Ok(())
@@ -72,15 +86,26 @@ fn check_headers(headers: &serde_json::Map<String, serde_json::Value>) -> Result
 
 fn check_limits(rate_limit: Option<i64>, max_in_flight: Option<i64>) -> Result<(), ApiError> {
     if rate_limit.is_some_and(|r| !(1..=100_000).contains(&r)) {
-        return Err(ApiError::invalid("rate_limit", "rate_limit must be from 1 to 100000 per second"));
+        return Err(ApiError::invalid(
+            "rate_limit",
+            "rate_limit must be from 1 to 100000 per second",
+        ));
     }
     if max_in_flight.is_some_and(|m| !(1..=1000).contains(&m)) {
-        return Err(ApiError::invalid("max_in_flight", "max_in_flight must be from 1 to 1000"));
+        return Err(ApiError::invalid(
+            "max_in_flight",
+            "max_in_flight must be from 1 to 1000",
+        ));
     }
     Ok(())
 }
 
-async fn load(state: &AppState, who: &Principal, app: &str, ep: &str) -> Result<(App, Endpoint), ApiError> {
+async fn load(
+    state: &AppState,
+    who: &Principal,
+    app: &str,
+    ep: &str,
+) -> Result<(App, Endpoint), ApiError> {
     let app = who.app(state, app).await?;
     let ep = state
         .store
@@ -113,12 +138,16 @@ async fn create_endpoint(
     let scheme = input.signature_scheme.unwrap_or(SignatureScheme::V1);
     let secret = match (scheme, input.secret) {
         (SignatureScheme::V1, Some(s)) => {
-            herald_signature::validate_secret(&s).map_err(|e| ApiError::invalid("secret", e.to_string()))?;
+            herald_signature::validate_secret(&s)
+                .map_err(|e| ApiError::invalid("secret", e.to_string()))?;
             s
         }
         (SignatureScheme::V1, None) => herald_signature::generate_secret(),
         (SignatureScheme::V1a, Some(_)) => {
-            return Err(ApiError::invalid("secret", "v1a endpoints have generated ed25519 keys; secret is not accepted"))
+            return Err(ApiError::invalid(
+                "secret",
+                "v1a endpoints have generated ed25519 keys; secret is not accepted",
+            ))
         }
         (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
     };
@@ -130,7 +159,11 @@ async fn create_endpoint(
         url: input.url,
         description: input.description,
         event_types: input.event_types,
-        status: if disabled { EndpointStatus::Disabled } else { EndpointStatus::Active },
+        status: if disabled {
+            EndpointStatus::Disabled
+        } else {
+            EndpointStatus::Active
+        },
         disabled_reason: disabled.then(|| "disabled by a user".to_string()),
         rate_limit: input.rate_limit,
         max_in_flight: input.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
@@ -263,9 +296,15 @@ fn secret_out(secret: &str) -> Result<SecretOut, ApiError> {
     if secret.starts_with(herald_signature::SIGNING_KEY_PREFIX) {
         let key = herald_signature::SigningKey::parse(secret)
             .map_err(|e| ApiError::Internal(format!("stored signing key: {e}")))?;
-        Ok(SecretOut { secret: None, public_key: key.public_key() })
+        Ok(SecretOut {
+            secret: None,
+            public_key: key.public_key(),
+        })
     } else {
-        Ok(SecretOut { secret: Some(secret.to_string()), public_key: None })
+        Ok(SecretOut {
+            secret: Some(secret.to_string()),
+            public_key: None,
+        })
     }
 }
 
@@ -296,12 +335,16 @@ async fn rotate_secret(
     let input: RotateIn = body.parse()?;
     let new_secret = match (ep.signature_scheme, input.secret) {
         (SignatureScheme::V1, Some(s)) => {
-            herald_signature::validate_secret(&s).map_err(|e| ApiError::invalid("secret", e.to_string()))?;
+            herald_signature::validate_secret(&s)
+                .map_err(|e| ApiError::invalid("secret", e.to_string()))?;
             s
         }
         (SignatureScheme::V1, None) => herald_signature::generate_secret(),
         (SignatureScheme::V1a, Some(_)) => {
-            return Err(ApiError::invalid("secret", "v1a endpoints rotate to a generated key; secret is not accepted"))
+            return Err(ApiError::invalid(
+                "secret",
+                "v1a endpoints rotate to a generated key; secret is not accepted",
+            ))
         }
         (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
     };
@@ -355,7 +398,10 @@ async fn recover_endpoint(
     let input: RecoverIn = body.parse()?;
     let since = parse_rfc3339_ms(&input.since)
         .ok_or_else(|| ApiError::invalid("since", "since must be an RFC 3339 timestamp"))?;
-    let requeued = state.store.recover_endpoint(&ep.id, since, now_ms()).await?;
+    let requeued = state
+        .store
+        .recover_endpoint(&ep.id, since, now_ms())
+        .await?;
     state.engine.wake();
     Ok((StatusCode::ACCEPTED, Json(RecoverOut { requeued })))
 }

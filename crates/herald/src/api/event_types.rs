@@ -23,7 +23,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 fn check_schema(schema: &Option<serde_json::Value>) -> Result<(), ApiError> {
     if let Some(s) = schema {
         if !(s.is_object() || s.is_boolean()) {
-            return Err(ApiError::invalid("schema", "schema must be a JSON Schema object"));
+            return Err(ApiError::invalid(
+                "schema",
+                "schema must be a JSON Schema object",
+            ));
         }
         crate::schemas::compile(s)
             .map_err(|e| ApiError::invalid("schema", format!("invalid JSON Schema: {e}")))?;

@@ -112,7 +112,8 @@ fn answer(app: &App, result: IngestResult) -> Result<EventAccepted, ApiError> {
     match result {
         IngestResult::Accepted { receipt, replayed } => {
             if !replayed {
-                metrics::counter!("herald_events_accepted_total", "app" => app.id.clone()).increment(1);
+                metrics::counter!("herald_events_accepted_total", "app" => app.id.clone())
+                    .increment(1);
             }
             Ok(EventAccepted::new(&receipt, replayed))
         }
@@ -142,7 +143,15 @@ pub async fn accept_one(
 ) -> Result<EventAccepted, ApiError> {
     let internal = event_type == "herald.ping" && matches!(targets, Targets::Explicit(_));
     let item = prepare(
-        state, event_type, payload, targets, source, subject, metadata, idempotency, internal,
+        state,
+        event_type,
+        payload,
+        targets,
+        source,
+        subject,
+        metadata,
+        idempotency,
+        internal,
     )
     .await?;
     let mut results = state.store.ingest(&app.id, vec![item]).await?;
@@ -189,14 +198,22 @@ async fn send_event(
         None => None,
         Some(v) => {
             let key = v.to_str().map_err(|_| {
-                ApiError::bad("invalid_idempotency_key", "Idempotency-Key must be text", Some("Idempotency-Key".into()))
+                ApiError::bad(
+                    "invalid_idempotency_key",
+                    "Idempotency-Key must be text",
+                    Some("Idempotency-Key".into()),
+                )
             })?;
             check_idempotency_key(key)?;
             Some((key.to_string(), request_hash(bytes)))
         }
     };
     if bytes.is_empty() {
-        return Err(ApiError::bad("invalid_body", "an event request body is required", None));
+        return Err(ApiError::bad(
+            "invalid_body",
+            "an event request body is required",
+            None,
+        ));
     }
     let (input, payload) = parse_item(bytes)?;
     if input.idempotency_key.is_some() {
@@ -246,15 +263,26 @@ async fn send_batch(
             let f = rest.split('`').next().unwrap_or_default().to_string();
             ApiError::bad("unknown_field", format!("unknown field `{f}`"), Some(f))
         } else if msg.starts_with("missing field `items`") {
-            ApiError::bad("missing_field", "missing required field `items`", Some("items".into()))
+            ApiError::bad(
+                "missing_field",
+                "missing required field `items`",
+                Some("items".into()),
+            )
         } else if e.classify() == serde_json::error::Category::Data {
-            ApiError::bad("invalid_body", format!("items: {msg}"), Some("items".into()))
+            ApiError::bad(
+                "invalid_body",
+                format!("items: {msg}"),
+                Some("items".into()),
+            )
         } else {
             ApiError::bad("malformed_json", format!("malformed JSON: {msg}"), None)
         }
     })?;
     if batch.items.is_empty() || batch.items.len() > MAX_BATCH_ITEMS {
-        return Err(ApiError::invalid("items", "items must hold 1 to 100 events"));
+        return Err(ApiError::invalid(
+            "items",
+            "items must hold 1 to 100 events",
+        ));
     }
 
     let mut slots: Vec<Result<usize, ApiError>> = Vec::with_capacity(batch.items.len());
@@ -310,15 +338,27 @@ async fn send_batch(
                 answer(&app, r)
             });
             match outcome {
-                Ok(accepted) => BatchItemOut { index, accepted: Some(accepted), error: None },
+                Ok(accepted) => BatchItemOut {
+                    index,
+                    accepted: Some(accepted),
+                    error: None,
+                },
                 Err(e) => {
                     all_ok = false;
-                    BatchItemOut { index, accepted: None, error: Some(e.detail()) }
+                    BatchItemOut {
+                        index,
+                        accepted: None,
+                        error: Some(e.detail()),
+                    }
                 }
             }
         })
         .collect();
-    let status = if all_ok { StatusCode::ACCEPTED } else { StatusCode::MULTI_STATUS };
+    let status = if all_ok {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::MULTI_STATUS
+    };
     Ok((status, Json(BatchOut { items })))
 }
 
@@ -347,7 +387,11 @@ async fn list_events(
     let app = who.app(&state, &app).await?;
     let time = |name: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
         v.as_deref()
-            .map(|t| parse_rfc3339_ms(t).ok_or_else(|| ApiError::invalid(name, format!("{name} must be an RFC 3339 timestamp"))))
+            .map(|t| {
+                parse_rfc3339_ms(t).ok_or_else(|| {
+                    ApiError::invalid(name, format!("{name} must be an RFC 3339 timestamp"))
+                })
+            })
             .transpose()
     };
     let filter = EventFilter {
@@ -355,7 +399,10 @@ async fn list_events(
         after: time("after", &q.after)?,
         before: time("before", &q.before)?,
     };
-    let page = state.store.list_events(&app.id, &filter, q.page.req(false)?).await?;
+    let page = state
+        .store
+        .list_events(&app.id, &filter, q.page.req(false)?)
+        .await?;
     Ok(Json(EventList {
         data: page.items.iter().map(|e| EventOut::new(e, None)).collect(),
         next_cursor: page.next.map(encode_cursor),

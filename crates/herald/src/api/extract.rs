@@ -43,12 +43,16 @@ impl FromRequestParts<AppState> for Principal {
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| ApiError::Authentication("missing API key: send Authorization: Bearer <key>".into()))?;
+            .ok_or_else(|| {
+                ApiError::Authentication("missing API key: send Authorization: Bearer <key>".into())
+            })?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
-            .ok_or_else(|| ApiError::Authentication("Authorization must be a Bearer API key".into()))?;
+            .ok_or_else(|| {
+                ApiError::Authentication("Authorization must be a Bearer API key".into())
+            })?;
         let key = state
             .store
             .key_by_hash(&hash_key(token))
@@ -76,7 +80,9 @@ impl Principal {
         if self.scope == Scope::Admin && self.app_id.is_none() {
             Ok(())
         } else {
-            Err(ApiError::Permission("this key needs the admin scope".into()))
+            Err(ApiError::Permission(
+                "this key needs the admin scope".into(),
+            ))
         }
     }
 
@@ -115,7 +121,10 @@ impl FromRequest<AppState> for RawJson {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let limit = state.config.max_batch_bytes.max(state.config.max_event_bytes);
+        let limit = state
+            .config
+            .max_batch_bytes
+            .max(state.config.max_event_bytes);
         let too_large = || ApiError::PayloadTooLarge(format!("request body over {limit} bytes"));
         if let Some(len) = req
             .headers()
@@ -145,8 +154,15 @@ impl FromRequest<AppState> for RawJson {
 /// `Some(true)` for a JSON content type, `Some(false)` for another one, `None` when absent.
 fn is_json(headers: &HeaderMap) -> Option<bool> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().unwrap_or("");
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    Some(mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")))
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    Some(
+        mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json")),
+    )
 }
 
 impl RawJson {
@@ -202,11 +218,23 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
         };
         if let Some(f) = named("unknown field `") {
             // The path already ends at the unknown key.
-            let param = if path.ends_with(&f) { path.clone() } else { join(f) };
-            ApiError::bad("unknown_field", format!("unknown field `{param}`"), Some(param))
+            let param = if path.ends_with(&f) {
+                path.clone()
+            } else {
+                join(f)
+            };
+            ApiError::bad(
+                "unknown_field",
+                format!("unknown field `{param}`"),
+                Some(param),
+            )
         } else if let Some(f) = named("missing field `") {
             let param = join(f);
-            ApiError::bad("missing_field", format!("missing required field `{param}`"), Some(param))
+            ApiError::bad(
+                "missing_field",
+                format!("missing required field `{param}`"),
+                Some(param),
+            )
         } else {
             let param = (path != ".").then_some(path.clone());
             ApiError::bad("invalid_field", format!("{path}: {inner}"), param)
@@ -229,13 +257,18 @@ pub fn split_payload(bytes: &[u8]) -> Result<(Vec<u8>, serde_json::Value), ApiEr
         if k == "payload" {
             payload = Some(raw.get().as_bytes().to_vec());
         } else {
-            let v: serde_json::Value = serde_json::from_str(raw.get())
-                .map_err(|e| ApiError::bad("malformed_json", format!("malformed JSON: {e}"), None))?;
+            let v: serde_json::Value = serde_json::from_str(raw.get()).map_err(|e| {
+                ApiError::bad("malformed_json", format!("malformed JSON: {e}"), None)
+            })?;
             rest.insert(k, v);
         }
     }
     let payload = payload.ok_or_else(|| {
-        ApiError::bad("missing_field", "missing required field `payload`", Some("payload".into()))
+        ApiError::bad(
+            "missing_field",
+            "missing required field `payload`",
+            Some("payload".into()),
+        )
     })?;
     Ok((payload, serde_json::Value::Object(rest)))
 }
@@ -254,13 +287,20 @@ impl PageQuery {
             None => 50,
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if (1..=250).contains(&n) => n,
-                _ => return Err(ApiError::invalid("limit", "limit must be an integer from 1 to 250")),
+                _ => {
+                    return Err(ApiError::invalid(
+                        "limit",
+                        "limit must be an integer from 1 to 250",
+                    ))
+                }
             },
         };
         let before = match &self.cursor {
             None => None,
             Some(c) if c.is_empty() => None,
-            Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::invalid("cursor", "invalid cursor"))?),
+            Some(c) => Some(
+                decode_cursor(c).ok_or_else(|| ApiError::invalid("cursor", "invalid cursor"))?,
+            ),
         };
         Ok(PageReq {
             limit,
@@ -276,7 +316,11 @@ pub fn encode_cursor(seq: i64) -> String {
 
 fn decode_cursor(c: &str) -> Option<i64> {
     let raw = B64URL.decode(c).ok()?;
-    std::str::from_utf8(&raw).ok()?.strip_prefix("c1:")?.parse().ok()
+    std::str::from_utf8(&raw)
+        .ok()?
+        .strip_prefix("c1:")?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -305,7 +349,8 @@ mod tests {
 
     #[test]
     fn payload_bytes_are_kept_verbatim() {
-        let (p, rest) = split_payload(br#"{"type":"a","payload": {"b": 1.50,  "a":"\u00e9"}}"#).unwrap();
+        let (p, rest) =
+            split_payload(br#"{"type":"a","payload": {"b": 1.50,  "a":"\u00e9"}}"#).unwrap();
         assert_eq!(p, br#"{"b": 1.50,  "a":"\u00e9"}"#);
         assert_eq!(rest["type"], "a");
     }

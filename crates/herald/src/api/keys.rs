@@ -63,7 +63,12 @@ async fn create_key(
     let scope = match input.scope.as_str() {
         "admin" => Scope::Admin,
         "producer" => Scope::Producer,
-        _ => return Err(ApiError::invalid("scope", "scope must be admin or producer")),
+        _ => {
+            return Err(ApiError::invalid(
+                "scope",
+                "scope must be admin or producer",
+            ))
+        }
     };
     if input.name.trim().is_empty() {
         return Err(ApiError::invalid("name", "name must not be empty"));

@@ -29,7 +29,9 @@ async fn healthz() -> &'static str {
               (status = 503, body = crate::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
     if !state.ready.load(Ordering::Acquire) {
-        return Err(ApiError::Unavailable("starting: migrations not applied yet".into()));
+        return Err(ApiError::Unavailable(
+            "starting: migrations not applied yet".into(),
+        ));
     }
     state
         .store

@@ -29,12 +29,17 @@ async fn create_session(
 ) -> Result<(StatusCode, Json<PortalSessionOut>), ApiError> {
     let app = who.app(&state, &app).await?;
     if who.scope != Scope::Admin {
-        return Err(ApiError::Permission("portal sessions need an admin key".into()));
+        return Err(ApiError::Permission(
+            "portal sessions need an admin key".into(),
+        ));
     }
     let input: PortalSessionIn = body.parse()?;
     let expires_in = input.expires_in.unwrap_or(3600);
     if !(1..=604_800).contains(&expires_in) {
-        return Err(ApiError::invalid("expires_in", "expires_in must be 1 to 604800 seconds"));
+        return Err(ApiError::invalid(
+            "expires_in",
+            "expires_in must be 1 to 604800 seconds",
+        ));
     }
     let read_only = input.read_only.unwrap_or(false);
     let expires_at = now_ms() + expires_in * 1000;

@@ -40,18 +40,28 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(policy: AddressPolicy, connect_timeout: Duration, attempt_timeout: Duration) -> Self {
+    pub fn new(
+        policy: AddressPolicy,
+        connect_timeout: Duration,
+        attempt_timeout: Duration,
+    ) -> Self {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
-            .dns_resolver(Arc::new(GuardedResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
             .no_proxy()
             .build()
             .expect("the HTTP client configuration is valid");
-        Sender { client, policy, attempt_timeout }
+        Sender {
+            client,
+            policy,
+            attempt_timeout,
+        }
     }
 
     /// Sends one attempt; never fails, every problem is an outcome.
@@ -66,26 +76,44 @@ impl Sender {
         };
         let parsed = match reqwest::Url::parse(url) {
             Ok(u) => u,
-            Err(e) => return done(None, None, Some(("other", format!("invalid url: {e}"))), None),
+            Err(e) => {
+                return done(
+                    None,
+                    None,
+                    Some(("other", format!("invalid url: {e}"))),
+                    None,
+                )
+            }
         };
         // IP-literal hosts never reach the resolver: check them here.
         if let Some(host) = parsed.host_str() {
             let bare = host.trim_start_matches('[').trim_end_matches(']');
             if let Ok(ip) = bare.parse::<IpAddr>() {
                 if !self.policy.permits(ip) {
-                    let msg = format!("{ip} is a blocked address (loopback, private, link-local or reserved)");
+                    let msg = format!(
+                        "{ip} is a blocked address (loopback, private, link-local or reserved)"
+                    );
                     return done(None, None, Some(("blocked_address", msg)), None);
                 }
             }
         }
         let mut headers = HeaderMap::with_capacity(req.headers.len());
         for (k, v) in &req.headers {
-            if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(v)) {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
                 headers.append(name, value);
             }
         }
         let work = async {
-            let mut resp = self.client.post(parsed).headers(headers).body(req.body).send().await?;
+            let mut resp = self
+                .client
+                .post(parsed)
+                .headers(headers)
+                .body(req.body)
+                .send()
+                .await?;
             let status = resp.status().as_u16();
             let retry_after = if status == 429 || status == 503 {
                 resp.headers()
@@ -114,7 +142,10 @@ impl Sender {
             Err(_) => done(
                 None,
                 None,
-                Some(("timeout", format!("no complete answer within {:?}", self.attempt_timeout))),
+                Some((
+                    "timeout",
+                    format!("no complete answer within {:?}", self.attempt_timeout),
+                )),
                 None,
             ),
             Ok(Err(e)) => done(None, None, Some(classify(&e)), None),
@@ -124,7 +155,10 @@ impl Sender {
                     None
                 } else if (300..400).contains(&status) {
                     let to = location.unwrap_or_else(|| "(no location)".into());
-                    Some(("http_status", format!("HTTP {status}: redirect to {to} not followed")))
+                    Some((
+                        "http_status",
+                        format!("HTTP {status}: redirect to {to} not followed"),
+                    ))
                 } else {
                     Some(("http_status", format!("HTTP {status}")))
                 };
@@ -168,7 +202,8 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
     let lower = message.to_ascii_lowercase();
     let k = if e.is_timeout() {
         "timeout"
-    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+    } else if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+    {
         "tls"
     } else if e.is_connect() {
         "connect"

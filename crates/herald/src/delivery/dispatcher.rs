@@ -35,7 +35,11 @@ struct TokenBucket {
 
 impl TokenBucket {
     fn new(rate: f64) -> Self {
-        TokenBucket { rate, tokens: 1.0, last: Instant::now() }
+        TokenBucket {
+            rate,
+            tokens: 1.0,
+            last: Instant::now(),
+        }
     }
 
     /// Takes a token, or says how long until one is available.
@@ -62,7 +66,12 @@ struct Slot {
 
 impl Slot {
     fn new() -> Self {
-        Slot { queue: VecDeque::new(), in_flight: 0, max_in_flight: 16, bucket: None }
+        Slot {
+            queue: VecDeque::new(),
+            in_flight: 0,
+            max_in_flight: 16,
+            bucket: None,
+        }
     }
 
     /// Follows the endpoint's current settings (from the latest claimed job).
@@ -203,7 +212,9 @@ impl Dispatcher {
     /// Claims due work into the slots; true when the claim was full (more may be due).
     async fn claim(&mut self) -> bool {
         let budget = self.config.max_concurrency * 2;
-        let room = budget.saturating_sub(self.in_flight + self.queued).min(CLAIM_BATCH);
+        let room = budget
+            .saturating_sub(self.in_flight + self.queued)
+            .min(CLAIM_BATCH);
         if room == 0 {
             return false;
         }
@@ -215,11 +226,18 @@ impl Dispatcher {
             .collect();
         let now = now_ms();
         let lease_until = now + self.config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS;
-        match self.store.claim_due(now, lease_until, room as i64, &skip).await {
+        match self
+            .store
+            .claim_due(now, lease_until, room as i64, &skip)
+            .await
+        {
             Ok(jobs) => {
                 let full = jobs.len() == room;
                 for job in jobs {
-                    let slot = self.slots.entry(job.endpoint.id.clone()).or_insert_with(Slot::new);
+                    let slot = self
+                        .slots
+                        .entry(job.endpoint.id.clone())
+                        .or_insert_with(Slot::new);
                     slot.configure(&job);
                     slot.queue.push_back((job, lease_until));
                     self.queued += 1;
@@ -268,7 +286,11 @@ impl Dispatcher {
                 tokio::spawn(async move {
                     let prepared = request::prepare(&job, job.attempts + 1, start);
                     let result = sender.send(&job.endpoint.url, prepared).await;
-                    let _ = finished.send(Finished { job, started_at: start, result });
+                    let _ = finished.send(Finished {
+                        job,
+                        started_at: start,
+                        result,
+                    });
                 });
             }
         }
@@ -317,7 +339,10 @@ impl Dispatcher {
             }
         }
         if self.in_flight > 0 {
-            tracing::warn!(in_flight = self.in_flight, "shutting down with attempts in flight; they will be retried");
+            tracing::warn!(
+                in_flight = self.in_flight,
+                "shutting down with attempts in flight; they will be retried"
+            );
         }
     }
 }

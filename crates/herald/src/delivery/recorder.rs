@@ -36,7 +36,8 @@ pub async fn run(
     let mut batch = Vec::with_capacity(BATCH);
     while finished.recv_many(&mut batch, BATCH).await > 0 {
         let now = crate::timefmt::now_ms();
-        let outcomes: Vec<RecordedOutcome> = batch.iter().map(|f| outcome(&config, f, now)).collect();
+        let outcomes: Vec<RecordedOutcome> =
+            batch.iter().map(|f| outcome(&config, f, now)).collect();
         let mut tries = 0;
         loop {
             match store.record_outcomes(&outcomes).await {
@@ -47,7 +48,8 @@ pub async fn run(
                             NextStep::RetryAt(_) => "retry",
                             NextStep::Failed | NextStep::Gone => "failed",
                         };
-                        metrics::counter!("herald_deliveries_total", "outcome" => label).increment(1);
+                        metrics::counter!("herald_deliveries_total", "outcome" => label)
+                            .increment(1);
                     }
                     for change in disabled {
                         tracing::warn!(endpoint = %change.endpoint_id, cancelled = change.cancelled, "endpoint auto-disabled");
@@ -70,7 +72,9 @@ pub async fn run(
             }
         }
         for f in batch.drain(..) {
-            let _ = recorded.send(Recorded { endpoint_id: f.job.endpoint.id });
+            let _ = recorded.send(Recorded {
+                endpoint_id: f.job.endpoint.id,
+            });
         }
     }
 }
@@ -78,7 +82,8 @@ pub async fn run(
 fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
     let number = f.job.attempts + 1;
     let r = &f.result;
-    metrics::histogram!("herald_delivery_attempt_duration_seconds").record(r.duration.as_secs_f64());
+    metrics::histogram!("herald_delivery_attempt_duration_seconds")
+        .record(r.duration.as_secs_f64());
     let next = next_step(
         number,
         r.succeeded(),

@@ -176,17 +176,34 @@ mod tests {
         let j = job(Format::StandardWebhooks, b"{}");
         let now = 1_763_820_187_000;
         let p = prepare(&j, 1, now);
-        let get = |n: &str| p.headers.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()).unwrap();
+        let get = |n: &str| {
+            p.headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
         let sig = get("webhook-signature");
         assert_eq!(sig.split(' ').count(), 2, "{sig}");
         for secret in [&j.endpoint.secret, j.endpoint.prev_secret.as_ref().unwrap()] {
             let v = herald_signature::Verifier::new(&[secret]).unwrap();
-            v.verify_at("evt_1", &get("webhook-timestamp"), &sig, &p.body, now / 1000).unwrap();
+            v.verify_at(
+                "evt_1",
+                &get("webhook-timestamp"),
+                &sig,
+                &p.body,
+                now / 1000,
+            )
+            .unwrap();
         }
         assert_eq!(get("x-a"), "b");
         // After the grace period only the new secret signs.
         let later = prepare(&j, 2, 2_000_000_000_001);
-        let sig = later.headers.iter().find(|(k, _)| k == "webhook-signature").unwrap();
+        let sig = later
+            .headers
+            .iter()
+            .find(|(k, _)| k == "webhook-signature")
+            .unwrap();
         assert_eq!(sig.1.split(' ').count(), 1);
     }
 
@@ -201,6 +218,9 @@ mod tests {
         let j = job(Format::CloudeventsBinary, b"[1, 2]");
         let p = prepare(&j, 1, 0);
         assert_eq!(p.body, b"[1, 2]");
-        assert!(p.headers.iter().any(|(k, v)| k == "ce-type" && v == "order.paid"));
+        assert!(p
+            .headers
+            .iter()
+            .any(|(k, v)| k == "ce-type" && v == "order.paid"));
     }
 }

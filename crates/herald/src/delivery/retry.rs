@@ -28,7 +28,10 @@ pub fn next_step(
     if status == Some(410) {
         return NextStep::Gone;
     }
-    let Some(base) = usize::try_from(attempt - 1).ok().and_then(|i| schedule.get(i)) else {
+    let Some(base) = usize::try_from(attempt - 1)
+        .ok()
+        .and_then(|i| schedule.get(i))
+    else {
         return NextStep::Failed;
     };
     let factor = if jitter > 0.0 {
@@ -64,12 +67,30 @@ mod tests {
     #[test]
     fn schedule_then_exhaustion() {
         let sch = [s(1), s(2), s(3)];
-        assert_eq!(next_step(1, false, Some(500), &sch, 0.0, None, 0), NextStep::RetryAt(1000));
-        assert_eq!(next_step(3, false, None, &sch, 0.0, None, 0), NextStep::RetryAt(3000));
-        assert_eq!(next_step(4, false, Some(500), &sch, 0.0, None, 0), NextStep::Failed);
-        assert_eq!(next_step(9, false, Some(500), &sch, 0.0, None, 0), NextStep::Failed);
-        assert_eq!(next_step(2, true, Some(200), &sch, 0.0, None, 0), NextStep::Succeeded);
-        assert_eq!(next_step(1, false, Some(410), &sch, 0.0, None, 0), NextStep::Gone);
+        assert_eq!(
+            next_step(1, false, Some(500), &sch, 0.0, None, 0),
+            NextStep::RetryAt(1000)
+        );
+        assert_eq!(
+            next_step(3, false, None, &sch, 0.0, None, 0),
+            NextStep::RetryAt(3000)
+        );
+        assert_eq!(
+            next_step(4, false, Some(500), &sch, 0.0, None, 0),
+            NextStep::Failed
+        );
+        assert_eq!(
+            next_step(9, false, Some(500), &sch, 0.0, None, 0),
+            NextStep::Failed
+        );
+        assert_eq!(
+            next_step(2, true, Some(200), &sch, 0.0, None, 0),
+            NextStep::Succeeded
+        );
+        assert_eq!(
+            next_step(1, false, Some(410), &sch, 0.0, None, 0),
+            NextStep::Gone
+        );
     }
 
     #[test]
@@ -86,8 +107,14 @@ mod tests {
     #[test]
     fn retry_after_is_a_capped_floor() {
         let sch = [s(1)];
-        assert_eq!(next_step(1, false, Some(429), &sch, 0.0, Some(s(3)), 0), NextStep::RetryAt(3000));
-        assert_eq!(next_step(1, false, Some(429), &sch, 0.0, Some(s(0)), 0), NextStep::RetryAt(1000));
+        assert_eq!(
+            next_step(1, false, Some(429), &sch, 0.0, Some(s(3)), 0),
+            NextStep::RetryAt(3000)
+        );
+        assert_eq!(
+            next_step(1, false, Some(429), &sch, 0.0, Some(s(0)), 0),
+            NextStep::RetryAt(1000)
+        );
         assert_eq!(
             next_step(1, false, Some(503), &sch, 0.0, Some(s(99_999)), 0),
             NextStep::RetryAt(3_600_000)

@@ -92,10 +92,17 @@ impl Resolve for GuardedResolver {
             if addrs.is_empty() {
                 return Err(ResolveError::Dns(host, "no addresses".into()).into());
             }
-            let allowed: Vec<SocketAddr> =
-                addrs.iter().copied().filter(|a| policy.permits(a.ip())).collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .iter()
+                .copied()
+                .filter(|a| policy.permits(a.ip()))
+                .collect();
             if allowed.is_empty() {
-                let list = addrs.iter().map(|a| a.ip().to_string()).collect::<Vec<_>>().join(", ");
+                let list = addrs
+                    .iter()
+                    .map(|a| a.ip().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 return Err(ResolveError::Blocked(host, list).into());
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
@@ -114,14 +121,37 @@ mod tests {
     #[test]
     fn forbidden_ranges() {
         for s in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
-            "100.100.100.200", "0.0.0.0", "224.0.0.1", "192.0.2.1", "198.51.100.7", "203.0.113.9",
-            "255.255.255.255", "::1", "::", "fd00:ec2::254", "fc00::1", "fe80::1", "ff02::1",
-            "2001:db8::1", "::ffff:127.0.0.1", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.100.100.200",
+            "0.0.0.0",
+            "224.0.0.1",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "2001:db8::1",
+            "::ffff:127.0.0.1",
+            "64:ff9b::a00:1",
         ] {
             assert!(is_forbidden(ip(s)), "{s} should be forbidden");
         }
-        for s in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for s in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(!is_forbidden(ip(s)), "{s} should be allowed");
         }
     }
@@ -130,9 +160,15 @@ mod tests {
     fn policy_switches() {
         let strict = AddressPolicy::default();
         assert!(!strict.permits(ip("127.0.0.1")));
-        let open = AddressPolicy { allow_private: true, allowed: vec![] };
+        let open = AddressPolicy {
+            allow_private: true,
+            allowed: vec![],
+        };
         assert!(open.permits(ip("127.0.0.1")));
-        let cidr = AddressPolicy { allow_private: false, allowed: vec!["127.0.0.0/8".parse().unwrap()] };
+        let cidr = AddressPolicy {
+            allow_private: false,
+            allowed: vec!["127.0.0.0/8".parse().unwrap()],
+        };
         assert!(cidr.permits(ip("127.0.0.2")) && !cidr.permits(ip("10.0.0.1")));
     }
 }

@@ -90,8 +90,12 @@ pub trait Store: Send + Sync + 'static {
     /// replay or conflict; others insert the event and its deliveries (due now).
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>>;
     async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>>;
-    async fn list_events(&self, app_id: &str, f: &EventFilter, page: PageReq)
-        -> Result<Page<Event>>;
+    async fn list_events(
+        &self,
+        app_id: &str,
+        f: &EventFilter,
+        page: PageReq,
+    ) -> Result<Page<Event>>;
     async fn event_deliveries(&self, event_id: &str) -> Result<Vec<Delivery>>;
 
     // --- deliveries and attempts ----------------------------------------------------

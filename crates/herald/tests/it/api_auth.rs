@@ -12,7 +12,10 @@ async fn key(h: &Herald, scope: &str, app_id: Option<&str>) -> (String, String) 
     }
     let (s, k) = h.post("/v1/keys", body).await;
     assert_eq!(s, 201, "{k}");
-    (k["id"].as_str().unwrap().into(), k["key"].as_str().unwrap().into())
+    (
+        k["id"].as_str().unwrap().into(),
+        k["key"].as_str().unwrap().into(),
+    )
 }
 
 #[tokio::test]
@@ -20,9 +23,22 @@ async fn missing_unknown_and_malformed_keys_are_401() {
     let h = Herald::start(&[]).await;
     let (s, b) = h.call(Method::GET, "/v1/apps", None, None).await;
     assert_error(s, &b, 401, "authentication");
-    let (s, b) = h.call(Method::GET, "/v1/apps", Some("hrd_doesnotexist0000000000000000000000000000"), None).await;
+    let (s, b) = h
+        .call(
+            Method::GET,
+            "/v1/apps",
+            Some("hrd_doesnotexist0000000000000000000000000000"),
+            None,
+        )
+        .await;
     assert_error(s, &b, 401, "authentication");
-    let r = h.http.get(format!("{}/v1/apps", h.url)).header("authorization", "Basic Zm9vOmJhcg==").send().await.unwrap();
+    let r = h
+        .http
+        .get(format!("{}/v1/apps", h.url))
+        .header("authorization", "Basic Zm9vOmJhcg==")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 }
 
@@ -33,33 +49,98 @@ async fn scopes_403_and_app_scoped_404() {
     let b = h.app().await;
     let (_, producer) = key(&h, "producer", None).await;
     // Producers send and read events but manage nothing.
-    let (s, v) = h.call(Method::POST, &format!("/v1/apps/{a}/events"), Some(&producer), Some(json!({"type":"x.y","payload":{}}))).await;
+    let (s, v) = h
+        .call(
+            Method::POST,
+            &format!("/v1/apps/{a}/events"),
+            Some(&producer),
+            Some(json!({"type":"x.y","payload":{}})),
+        )
+        .await;
     assert_eq!(s, 202, "{v}");
-    let (s, _) = h.call(Method::GET, &format!("/v1/apps/{a}/events"), Some(&producer), None).await;
+    let (s, _) = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/{a}/events"),
+            Some(&producer),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = h.call(Method::POST, "/v1/apps", Some(&producer), Some(json!({"name":"n"}))).await;
+    let (s, v) = h
+        .call(
+            Method::POST,
+            "/v1/apps",
+            Some(&producer),
+            Some(json!({"name":"n"})),
+        )
+        .await;
     assert_error(s, &v, 403, "permission");
-    let (s, v) = h.call(Method::POST, "/v1/keys", Some(&producer), Some(json!({"name":"n","scope":"admin"}))).await;
+    let (s, v) = h
+        .call(
+            Method::POST,
+            "/v1/keys",
+            Some(&producer),
+            Some(json!({"name":"n","scope":"admin"})),
+        )
+        .await;
     assert_error(s, &v, 403, "permission");
-    let (s, v) = h.call(Method::POST, &format!("/v1/apps/{a}/endpoints"), Some(&producer), Some(json!({"url":"http://127.0.0.1:9/x"}))).await;
+    let (s, v) = h
+        .call(
+            Method::POST,
+            &format!("/v1/apps/{a}/endpoints"),
+            Some(&producer),
+            Some(json!({"url":"http://127.0.0.1:9/x"})),
+        )
+        .await;
     assert_error(s, &v, 403, "permission");
 
     // An app-scoped key sees only its application: others are 404, not 403.
     let ev_b = h.send(&b, "x.y", json!({})).await;
     let (_, scoped) = key(&h, "admin", Some(&a)).await;
-    let (s, _) = h.call(Method::GET, &format!("/v1/apps/{a}"), Some(&scoped), None).await;
+    let (s, _) = h
+        .call(Method::GET, &format!("/v1/apps/{a}"), Some(&scoped), None)
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = h.call(Method::GET, &format!("/v1/apps/{b}"), Some(&scoped), None).await;
+    let (s, v) = h
+        .call(Method::GET, &format!("/v1/apps/{b}"), Some(&scoped), None)
+        .await;
     assert_error(s, &v, 404, "not_found");
-    let (s, v) = h.call(Method::GET, &format!("/v1/apps/{b}/events/{}", ev_b["id"].as_str().unwrap()), Some(&scoped), None).await;
+    let (s, v) = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/{b}/events/{}", ev_b["id"].as_str().unwrap()),
+            Some(&scoped),
+            None,
+        )
+        .await;
     assert_error(s, &v, 404, "not_found");
-    let (s, v) = h.call(Method::GET, &format!("/v1/apps/{a}/events/{}", ev_b["id"].as_str().unwrap()), Some(&scoped), None).await;
+    let (s, v) = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/{a}/events/{}", ev_b["id"].as_str().unwrap()),
+            Some(&scoped),
+            None,
+        )
+        .await;
     assert_error(s, &v, 404, "not_found");
     let (s, v) = h.call(Method::GET, "/v1/apps", Some(&scoped), None).await;
     assert_eq!(s, 200);
-    let ids: Vec<_> = v["data"].as_array().unwrap().iter().map(|x| x["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<_> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids, vec![a.clone()]);
-    let (s, v) = h.call(Method::POST, "/v1/keys", Some(&scoped), Some(json!({"name":"n","scope":"admin"}))).await;
+    let (s, v) = h
+        .call(
+            Method::POST,
+            "/v1/keys",
+            Some(&scoped),
+            Some(json!({"name":"n","scope":"admin"})),
+        )
+        .await;
     assert_error(s, &v, 403, "permission");
 }
 
@@ -70,21 +151,45 @@ async fn keys_are_stored_hashed_shown_once_and_revoked_at_once() {
     let (id, secret) = key(&h, "producer", None).await;
     assert!(secret.starts_with("hrd_") && secret.len() >= 47, "{secret}");
     let (_, list) = h.get("/v1/keys").await;
-    assert!(list["data"].as_array().unwrap().iter().any(|k| k["id"] == id.as_str()));
-    assert!(!list.to_string().contains(&secret), "listing must not reveal secrets");
+    assert!(list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["id"] == id.as_str()));
+    assert!(
+        !list.to_string().contains(&secret),
+        "listing must not reveal secrets"
+    );
     // Neither the key nor the admin key appears in the database file.
     let mut db = std::fs::read(h.db_path()).unwrap();
     if let Ok(wal) = std::fs::read(h.db_path().with_extension("db-wal")) {
         db.extend(wal);
     }
     let hay = String::from_utf8_lossy(&db);
-    assert!(!hay.contains(&secret) && !hay.contains(ADMIN_KEY), "a key secret is stored in clear");
+    assert!(
+        !hay.contains(&secret) && !hay.contains(ADMIN_KEY),
+        "a key secret is stored in clear"
+    );
 
-    let (s, _) = h.call(Method::GET, &format!("/v1/apps/{app}/events"), Some(&secret), None).await;
+    let (s, _) = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/{app}/events"),
+            Some(&secret),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
     let (s, _) = h.delete(&format!("/v1/keys/{id}")).await;
     assert_eq!(s, 204);
-    let (s, v) = h.call(Method::GET, &format!("/v1/apps/{app}/events"), Some(&secret), None).await;
+    let (s, v) = h
+        .call(
+            Method::GET,
+            &format!("/v1/apps/{app}/events"),
+            Some(&secret),
+            None,
+        )
+        .await;
     assert_error(s, &v, 401, "authentication");
     let (s, v) = h.delete(&format!("/v1/keys/{id}")).await;
     assert_error(s, &v, 404, "not_found");

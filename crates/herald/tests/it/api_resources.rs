@@ -7,7 +7,12 @@ use crate::support::*;
 #[tokio::test]
 async fn apps_by_uid_patch_delete_and_errors() {
     let h = Herald::start(&[]).await;
-    let (s, a) = h.post("/v1/apps", json!({"name":"Acme","uid":"acme.x_Y-1","metadata":{"k":"v"}})).await;
+    let (s, a) = h
+        .post(
+            "/v1/apps",
+            json!({"name":"Acme","uid":"acme.x_Y-1","metadata":{"k":"v"}}),
+        )
+        .await;
     assert_eq!(s, 201, "{a}");
     let id = a["id"].as_str().unwrap();
     assert!(id.starts_with("app_"));
@@ -19,18 +24,27 @@ async fn apps_by_uid_patch_delete_and_errors() {
     let (s, by_uid) = h.get("/v1/apps/acme.x_Y-1").await;
     assert_eq!((s, by_uid["id"].as_str()), (200, Some(id)));
     assert_eq!(by_uid["metadata"], json!({"k":"v"}));
-    let (s, p) = h.patch("/v1/apps/acme.x_Y-1", json!({"name":"Renamed","uid":"acme2"})).await;
+    let (s, p) = h
+        .patch(
+            "/v1/apps/acme.x_Y-1",
+            json!({"name":"Renamed","uid":"acme2"}),
+        )
+        .await;
     assert_eq!((s, p["name"].as_str()), (200, Some("Renamed")));
     let (s, _) = h.get("/v1/apps/acme2").await;
     assert_eq!(s, 200);
-    let (s, v) = h.post("/v1/apps", json!({"name":"dup","uid":"acme2"})).await;
+    let (s, v) = h
+        .post("/v1/apps", json!({"name":"dup","uid":"acme2"}))
+        .await;
     assert_error(s, &v, 409, "conflict");
     for bad in ["has space", "slash/no", &"x".repeat(65), ""] {
         let (s, v) = h.post("/v1/apps", json!({"name":"x","uid":bad})).await;
         assert_error(s, &v, 400, "invalid_request");
         assert_eq!(v["error"]["param"], "uid");
     }
-    let (s, v) = h.post("/v1/apps", json!({"name":"x","colour":"blue"})).await;
+    let (s, v) = h
+        .post("/v1/apps", json!({"name":"x","colour":"blue"}))
+        .await;
     assert_error(s, &v, 400, "invalid_request");
     assert_eq!(v["error"]["param"], "colour");
     let (s, v) = h.post("/v1/apps", json!({"uid":"nameless"})).await;
@@ -93,39 +107,92 @@ async fn event_types_schema_archive_names() {
     let app = h.app().await;
     let schema = json!({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
         "required":["amount"],"properties":{"amount":{"type":"number"},"lines":{"type":"array","items":{"type":"integer"}}}});
-    let (s, t) = h.post("/v1/event-types", json!({"name":"payment.made","description":"d","schema":schema})).await;
+    let (s, t) = h
+        .post(
+            "/v1/event-types",
+            json!({"name":"payment.made","description":"d","schema":schema}),
+        )
+        .await;
     assert_eq!(s, 201, "{t}");
     let (_, got) = h.get("/v1/event-types/payment.made").await;
     assert_eq!(got["schema"], schema);
-    let (s, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"payment.made","payload":{"amount":"ten"}})).await;
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{"amount":"ten"}}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
-    assert_eq!((v["error"]["code"].as_str(), v["error"]["param"].as_str()), (Some("schema_violation"), Some("payload.amount")));
-    let (_, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"payment.made","payload":{}})).await;
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["param"].as_str()),
+        (Some("schema_violation"), Some("payload.amount"))
+    );
+    let (_, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{}}),
+        )
+        .await;
     assert_eq!(v["error"]["param"], "payload.amount");
-    let (_, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"payment.made","payload":{"amount":1,"lines":[1,"x"]}})).await;
+    let (_, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{"amount":1,"lines":[1,"x"]}}),
+        )
+        .await;
     assert_eq!(v["error"]["param"], "payload.lines.1");
     h.send(&app, "payment.made", json!({"amount": 12.5})).await;
 
     // Changing the schema takes effect at once.
-    let (s, _) = h.patch("/v1/event-types/payment.made", json!({"schema":{"type":"object","required":["currency"]}})).await;
+    let (s, _) = h
+        .patch(
+            "/v1/event-types/payment.made",
+            json!({"schema":{"type":"object","required":["currency"]}}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"payment.made","payload":{"amount":1}})).await;
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{"amount":1}}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
 
-    let (s, v) = h.patch("/v1/event-types/payment.made", json!({"archived": true})).await;
+    let (s, v) = h
+        .patch("/v1/event-types/payment.made", json!({"archived": true}))
+        .await;
     assert_eq!((s, &v["archived"]), (200, &json!(true)));
-    let (s, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"payment.made","payload":{"currency":"EUR"}})).await;
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{"currency":"EUR"}}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
     assert_eq!(v["error"]["code"], "event_type_archived");
 
-    let (s, v) = h.post("/v1/event-types", json!({"name":"payment.made"})).await;
+    let (s, v) = h
+        .post("/v1/event-types", json!({"name":"payment.made"}))
+        .await;
     assert_error(s, &v, 409, "conflict");
-    for bad in ["has space", "trailing.", ".leading", "a..b", &"x".repeat(257)] {
+    for bad in [
+        "has space",
+        "trailing.",
+        ".leading",
+        "a..b",
+        &"x".repeat(257),
+    ] {
         let (s, v) = h.post("/v1/event-types", json!({"name": bad})).await;
         assert_error(s, &v, 400, "invalid_request");
         assert_eq!(v["error"]["param"], "name");
     }
-    let (s, v) = h.post("/v1/event-types", json!({"name":"bad.schema","schema":{"type": 12}})).await;
+    let (s, v) = h
+        .post(
+            "/v1/event-types",
+            json!({"name":"bad.schema","schema":{"type": 12}}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
     assert_eq!(v["error"]["param"], "schema");
     let (s, list) = h.get("/v1/event-types").await;
@@ -141,10 +208,16 @@ async fn event_types_schema_archive_names() {
 async fn strict_event_types_rejects_unregistered() {
     let h = Herald::start(&[("HERALD_STRICT_EVENT_TYPES", "true")]).await;
     let app = h.app().await;
-    let (s, v) = h.post(&format!("/v1/apps/{app}/events"), json!({"type":"not.registered","payload":{}})).await;
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"not.registered","payload":{}}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
     assert_eq!(v["error"]["code"], "unknown_event_type");
-    h.post("/v1/event-types", json!({"name":"now.registered"})).await;
+    h.post("/v1/event-types", json!({"name":"now.registered"}))
+        .await;
     h.send(&app, "now.registered", json!({})).await;
 }
 
@@ -157,10 +230,18 @@ async fn endpoint_fields_validation_and_secrets() {
             "description":"d","event_types":["order.*","user.created"],"rate_limit":5,"max_in_flight":2,
             "headers":{"X-Custom":"1"},"format":"cloudevents","ordered":true,"metadata":{"team":"a"}}))
         .await;
-    for (k, v) in [("description", json!("d")), ("event_types", json!(["order.*","user.created"])),
-        ("rate_limit", json!(5)), ("max_in_flight", json!(2)), ("headers", json!({"X-Custom":"1"})),
-        ("format", json!("cloudevents")), ("ordered", json!(true)), ("metadata", json!({"team":"a"})),
-        ("status", json!("active")), ("signature_scheme", json!("v1"))] {
+    for (k, v) in [
+        ("description", json!("d")),
+        ("event_types", json!(["order.*", "user.created"])),
+        ("rate_limit", json!(5)),
+        ("max_in_flight", json!(2)),
+        ("headers", json!({"X-Custom":"1"})),
+        ("format", json!("cloudevents")),
+        ("ordered", json!(true)),
+        ("metadata", json!({"team":"a"})),
+        ("status", json!("active")),
+        ("signature_scheme", json!("v1")),
+    ] {
         assert_eq!(ep[k], v, "{k}: {ep}");
     }
     let id = ep["id"].as_str().unwrap();
@@ -171,13 +252,30 @@ async fn endpoint_fields_validation_and_secrets() {
     assert!(!listing.to_string().contains(&secret[6..]) && !ep.to_string().contains(&secret[6..]));
 
     // PATCH: null clears, absent keeps.
-    let (s, p) = h.patch(&format!("/v1/apps/{app}/endpoints/{id}"), json!({"event_types": null, "rate_limit": null, "disabled": true})).await;
+    let (s, p) = h
+        .patch(
+            &format!("/v1/apps/{app}/endpoints/{id}"),
+            json!({"event_types": null, "rate_limit": null, "disabled": true}),
+        )
+        .await;
     assert_eq!(s, 200, "{p}");
-    assert_eq!((p["event_types"].clone(), p["rate_limit"].clone(), p["status"].clone(), p["max_in_flight"].clone()),
-        (json!(null), json!(null), json!("disabled"), json!(2)));
+    assert_eq!(
+        (
+            p["event_types"].clone(),
+            p["rate_limit"].clone(),
+            p["status"].clone(),
+            p["max_in_flight"].clone()
+        ),
+        (json!(null), json!(null), json!("disabled"), json!(2))
+    );
 
     // Rotation: new secret, old one still signs for the grace period (see delivery tests).
-    let (s, r) = h.post(&format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"), json!({})).await;
+    let (s, r) = h
+        .post(
+            &format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 200, "{r}");
     assert_ne!(r["secret"].as_str().unwrap(), secret);
     assert_eq!(h.secret(&app, id).await, r["secret"].as_str().unwrap());
@@ -186,27 +284,72 @@ async fn endpoint_fields_validation_and_secrets() {
         (json!({"url":"ftp://127.0.0.1/x"}), "url"),
         (json!({"url":"/relative"}), "url"),
         (json!({"url":"not a url"}), "url"),
-        (json!({"url":"http://127.0.0.1/x","secret":"whsec_c2hvcnQ="}), "secret"),
-        (json!({"url":"http://127.0.0.1/x","secret":"nope"}), "secret"),
-        (json!({"url":"http://127.0.0.1/x","event_types":["bad name"]}), "event_types"),
+        (
+            json!({"url":"http://127.0.0.1/x","secret":"whsec_c2hvcnQ="}),
+            "secret",
+        ),
+        (
+            json!({"url":"http://127.0.0.1/x","secret":"nope"}),
+            "secret",
+        ),
+        (
+            json!({"url":"http://127.0.0.1/x","event_types":["bad name"]}),
+            "event_types",
+        ),
         (json!({"url":"http://127.0.0.1/x","format":"xml"}), "format"),
-        (json!({"url":"http://127.0.0.1/x","max_in_flight":0}), "max_in_flight"),
-        (json!({"url":"http://127.0.0.1/x","rate_limit":0}), "rate_limit"),
+        (
+            json!({"url":"http://127.0.0.1/x","max_in_flight":0}),
+            "max_in_flight",
+        ),
+        (
+            json!({"url":"http://127.0.0.1/x","rate_limit":0}),
+            "rate_limit",
+        ),
         (json!({"url":"http://127.0.0.1/x","colour":"red"}), "colour"),
-        (json!({"url":"http://127.0.0.1/x","headers":{"webhook-signature":"v1,forged"}}), "headers.webhook-signature"),
-        (json!({"url":"http://127.0.0.1/x","headers":{"Content-Type":"text/plain"}}), "headers.Content-Type"),
+        (
+            json!({"url":"http://127.0.0.1/x","headers":{"webhook-signature":"v1,forged"}}),
+            "headers.webhook-signature",
+        ),
+        (
+            json!({"url":"http://127.0.0.1/x","headers":{"Content-Type":"text/plain"}}),
+            "headers.Content-Type",
+        ),
     ];
     for (body, param) in bad_cases {
-        let (s, v) = h.post(&format!("/v1/apps/{app}/endpoints"), body.clone()).await;
+        let (s, v) = h
+            .post(&format!("/v1/apps/{app}/endpoints"), body.clone())
+            .await;
         assert_error(s, &v, 400, "invalid_request");
         assert_eq!(v["error"]["param"], param, "{body}");
     }
 
     // v1a: ed25519, only the public key is handed out.
-    let v1a = h.endpoint(&app, "http://127.0.0.1:9/a", json!({"signature_scheme":"v1a"})).await;
-    let (_, k) = h.get(&format!("/v1/apps/{app}/endpoints/{}/secret", v1a["id"].as_str().unwrap())).await;
-    assert!(k["public_key"].as_str().unwrap().starts_with("whpk_") && k.get("secret").is_none(), "{k}");
-    let (s, _) = h.post(&format!("/v1/apps/{app}/endpoints/{}/secret/rotate", v1a["id"].as_str().unwrap()), json!({"secret": secret})).await;
+    let v1a = h
+        .endpoint(
+            &app,
+            "http://127.0.0.1:9/a",
+            json!({"signature_scheme":"v1a"}),
+        )
+        .await;
+    let (_, k) = h
+        .get(&format!(
+            "/v1/apps/{app}/endpoints/{}/secret",
+            v1a["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(
+        k["public_key"].as_str().unwrap().starts_with("whpk_") && k.get("secret").is_none(),
+        "{k}"
+    );
+    let (s, _) = h
+        .post(
+            &format!(
+                "/v1/apps/{app}/endpoints/{}/secret/rotate",
+                v1a["id"].as_str().unwrap()
+            ),
+            json!({"secret": secret}),
+        )
+        .await;
     assert_eq!(s, 400);
 
     let (s, _) = h.delete(&format!("/v1/apps/{app}/endpoints/{id}")).await;
@@ -214,6 +357,11 @@ async fn endpoint_fields_validation_and_secrets() {
     let (s, v) = h.get(&format!("/v1/apps/{app}/endpoints/{id}")).await;
     assert_error(s, &v, 404, "not_found");
     let other = h.app().await;
-    let (s, v) = h.get(&format!("/v1/apps/{other}/endpoints/{}", v1a["id"].as_str().unwrap())).await;
+    let (s, v) = h
+        .get(&format!(
+            "/v1/apps/{other}/endpoints/{}",
+            v1a["id"].as_str().unwrap()
+        ))
+        .await;
     assert_error(s, &v, 404, "not_found");
 }

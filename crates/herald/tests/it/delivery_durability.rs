@@ -12,33 +12,55 @@ async fn crash_then_restart_delivers_every_event() {
     let port = free_port(); // nothing listens here until after the crash
     let mut h = Herald::start(&[("HERALD_RETRY_SCHEDULE", &["1s"; 60].join(","))]).await;
     let app = h.app().await;
-    let ep = h.endpoint(&app, &format!("http://127.0.0.1:{port}/dur"), json!({})).await;
+    let ep = h
+        .endpoint(&app, &format!("http://127.0.0.1:{port}/dur"), json!({}))
+        .await;
     let secret = h.secret(&app, ep["id"].as_str().unwrap()).await;
     let mut ids = HashSet::new();
     for i in 0..200 {
-        ids.insert(h.send(&app, "durable", json!({"i": i})).await["id"].as_str().unwrap().to_string());
+        ids.insert(
+            h.send(&app, "durable", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     h.kill();
     let rx = Receiver::start_on(port).await;
     h.spawn().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let seen: HashSet<String> = rx.requests("/dur").iter().map(|r| r.header("webhook-id")).collect();
+        let seen: HashSet<String> = rx
+            .requests("/dur")
+            .iter()
+            .map(|r| r.header("webhook-id"))
+            .collect();
         if ids.is_subset(&seen) {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "missing {} of 200 after restart", ids.difference(&seen).count());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "missing {} of 200 after restart",
+            ids.difference(&seen).count()
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let first = &rx.requests("/dur")[0];
-    assert!(standardwebhooks::Webhook::new(&secret).unwrap().verify(&first.body, &first.headers).is_ok());
+    assert!(standardwebhooks::Webhook::new(&secret)
+        .unwrap()
+        .verify(&first.body, &first.headers)
+        .is_ok());
 }
 
 #[tokio::test]
 async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
     let mut h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
-    rx.script("/inflight", vec![], Reply::status(200).delayed(Duration::from_millis(1500)));
+    rx.script(
+        "/inflight",
+        vec![],
+        Reply::status(200).delayed(Duration::from_millis(1500)),
+    );
     let app = h.app().await;
     h.endpoint(&app, &rx.url("/inflight"), json!({})).await;
     let ev = h.send(&app, "a", json!({})).await;
@@ -46,8 +68,13 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
     let status = h.terminate().await;
     assert!(status.success(), "exit status {status}");
     h.spawn().await;
-    let d = h.delivery(&app, ev["deliveries"][0]["id"].as_str().unwrap()).await;
-    assert_eq!(d["status"], "succeeded", "the in-flight attempt was finished and recorded: {d}");
+    let d = h
+        .delivery(&app, ev["deliveries"][0]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(
+        d["status"], "succeeded",
+        "the in-flight attempt was finished and recorded: {d}"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.requests("/inflight").len(), 1);
 }
@@ -56,11 +83,20 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
 async fn a_second_process_on_the_same_data_dir_is_refused() {
     let h = Herald::start(&[]).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+        ])
         .arg(h.db_path().parent().unwrap())
         .env("HERALD_ADMIN_KEY", ADMIN_KEY)
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("in use"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

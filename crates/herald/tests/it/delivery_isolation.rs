@@ -10,18 +10,33 @@ use crate::support::*;
 async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     let h = Herald::start(&[("HERALD_ATTEMPT_TIMEOUT", "30s")]).await;
     let rx = Receiver::start().await;
-    rx.script("/slow", vec![], Reply::status(200).delayed(Duration::from_secs(5)));
+    rx.script(
+        "/slow",
+        vec![],
+        Reply::status(200).delayed(Duration::from_secs(5)),
+    );
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/slow"), json!({"max_in_flight": 2})).await;
+    h.endpoint(&app, &rx.url("/slow"), json!({"max_in_flight": 2}))
+        .await;
     h.endpoint(&app, &rx.url("/fast"), json!({})).await;
     let start = Instant::now();
     for i in 0..40 {
         h.send(&app, "a.b", json!({"i": i})).await;
     }
     let got = rx.wait("/fast", 40, Duration::from_secs(10)).await;
-    let last = got.iter().map(|r| r.at.duration_since(start)).max().unwrap();
-    assert!(last < Duration::from_secs(3), "fast endpoint waited {last:?} behind the slow one");
-    assert!(rx.requests("/slow").len() <= 2, "max_in_flight 2 on the slow endpoint");
+    let last = got
+        .iter()
+        .map(|r| r.at.duration_since(start))
+        .max()
+        .unwrap();
+    assert!(
+        last < Duration::from_secs(3),
+        "fast endpoint waited {last:?} behind the slow one"
+    );
+    assert!(
+        rx.requests("/slow").len() <= 2,
+        "max_in_flight 2 on the slow endpoint"
+    );
     assert!(rx.max_in_flight("/slow") <= 2);
 }
 
@@ -29,10 +44,24 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
 async fn max_in_flight_and_rate_limit_are_enforced() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
-    rx.script("/one", vec![], Reply::status(200).delayed(Duration::from_millis(100)));
+    rx.script(
+        "/one",
+        vec![],
+        Reply::status(200).delayed(Duration::from_millis(100)),
+    );
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/one"), json!({"max_in_flight": 1, "event_types":["one"]})).await;
-    h.endpoint(&app, &rx.url("/rate"), json!({"rate_limit": 5, "event_types":["rate"]})).await;
+    h.endpoint(
+        &app,
+        &rx.url("/one"),
+        json!({"max_in_flight": 1, "event_types":["one"]}),
+    )
+    .await;
+    h.endpoint(
+        &app,
+        &rx.url("/rate"),
+        json!({"rate_limit": 5, "event_types":["rate"]}),
+    )
+    .await;
     for _ in 0..8 {
         h.send(&app, "one", json!({})).await;
     }
@@ -44,7 +73,10 @@ async fn max_in_flight_and_rate_limit_are_enforced() {
     let got = rx.wait("/rate", 15, Duration::from_secs(10)).await;
     let span = got.last().unwrap().at.duration_since(got[0].at);
     // 15 deliveries at 5/s with a burst of at most one second's worth: ≥ about 2 s.
-    assert!(span >= Duration::from_millis(1800), "15 deliveries at 5/s took only {span:?}");
+    assert!(
+        span >= Duration::from_millis(1800),
+        "15 deliveries at 5/s took only {span:?}"
+    );
 }
 
 #[tokio::test]
@@ -52,17 +84,30 @@ async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "300ms,300ms,300ms")]).await;
     let rx = Receiver::start().await;
     // The first attempt of every event fails once: each must be retried before the next.
-    rx.script("/ord", vec![Reply::status(500), Reply::status(200), Reply::status(500)], Reply::status(200));
+    rx.script(
+        "/ord",
+        vec![Reply::status(500), Reply::status(200), Reply::status(500)],
+        Reply::status(200),
+    );
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/ord"), json!({"ordered": true})).await;
+    h.endpoint(&app, &rx.url("/ord"), json!({"ordered": true}))
+        .await;
     let mut ids = Vec::new();
     for i in 0..6 {
-        ids.push(h.send(&app, "o", json!({"i": i})).await["id"].as_str().unwrap().to_string());
+        ids.push(
+            h.send(&app, "o", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     let got = rx.wait("/ord", 8, Duration::from_secs(20)).await;
     let seen: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
     // Arrival order with retries: e0 (500), e0 (200), e1 (500), e1 (200), e2, ...
-    let expect: Vec<String> = [0, 0, 1, 1, 2, 3, 4, 5].iter().map(|&i| ids[i].clone()).collect();
+    let expect: Vec<String> = [0, 0, 1, 1, 2, 3, 4, 5]
+        .iter()
+        .map(|&i| ids[i].clone())
+        .collect();
     assert_eq!(seen, expect);
     assert_eq!(rx.max_in_flight("/ord"), 1);
 }

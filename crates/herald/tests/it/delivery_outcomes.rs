@@ -16,31 +16,73 @@ async fn retries_follow_the_schedule_and_record_attempts() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
     let big = vec![b'x'; 10_000];
-    rx.script("/r", vec![Reply::status(500).body(b"boom"), Reply::status(503).body(&big)], Reply::status(200).body(b"fine"));
+    rx.script(
+        "/r",
+        vec![
+            Reply::status(500).body(b"boom"),
+            Reply::status(503).body(&big),
+        ],
+        Reply::status(200).body(b"fine"),
+    );
     let app = h.app().await;
     h.endpoint(&app, &rx.url("/r"), json!({})).await;
     let ev = h.send(&app, "a.b", json!({})).await;
     let del = ev["deliveries"][0]["id"].as_str().unwrap();
     let got = rx.wait("/r", 3, Duration::from_secs(15)).await;
-    assert_eq!(got.iter().map(|r| r.header("herald-attempt")).collect::<Vec<_>>(), ["1", "2", "3"]);
-    assert!(got.iter().all(|r| r.header("webhook-id") == ev["id"].as_str().unwrap()));
+    assert_eq!(
+        got.iter()
+            .map(|r| r.header("herald-attempt"))
+            .collect::<Vec<_>>(),
+        ["1", "2", "3"]
+    );
+    assert!(got
+        .iter()
+        .all(|r| r.header("webhook-id") == ev["id"].as_str().unwrap()));
     for w in got.windows(2) {
-        assert!(ms(&w[1], &w[0]) >= 900, "retry came after {} ms", ms(&w[1], &w[0]));
+        assert!(
+            ms(&w[1], &w[0]) >= 900,
+            "retry came after {} ms",
+            ms(&w[1], &w[0])
+        );
     }
-    let d = h.wait_status(&app, del, "succeeded", Duration::from_secs(10)).await;
-    assert_eq!((d["attempts"].as_i64(), d["last_status_code"].as_i64()), (Some(3), Some(200)));
+    let d = h
+        .wait_status(&app, del, "succeeded", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        (d["attempts"].as_i64(), d["last_status_code"].as_i64()),
+        (Some(3), Some(200))
+    );
     let atts = h.attempts(&app, del).await;
-    assert_eq!(atts.iter().map(|a| a["number"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
-    assert_eq!(atts.iter().map(|a| a["status_code"].as_i64().unwrap()).collect::<Vec<_>>(), [500, 503, 200]);
+    assert_eq!(
+        atts.iter()
+            .map(|a| a["number"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(
+        atts.iter()
+            .map(|a| a["status_code"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [500, 503, 200]
+    );
     assert_eq!(atts[0]["response_body"], "boom");
     assert_eq!(atts[1]["response_body"].as_str().unwrap().len(), 4096);
     assert_eq!(atts[0]["error"]["kind"], "http_status");
     assert!(atts[2]["error"].is_null());
-    assert!(atts.iter().all(|a| a["id"].as_str().unwrap().starts_with("att_") && a["duration_ms"].is_i64()));
+    assert!(atts
+        .iter()
+        .all(|a| a["id"].as_str().unwrap().starts_with("att_") && a["duration_ms"].is_i64()));
     // Attempts paginate oldest first.
-    let (_, p1) = h.get(&format!("/v1/apps/{app}/deliveries/{del}/attempts?limit=2")).await;
+    let (_, p1) = h
+        .get(&format!("/v1/apps/{app}/deliveries/{del}/attempts?limit=2"))
+        .await;
     assert_eq!(p1["data"].as_array().unwrap().len(), 2);
-    let (_, p2) = h.get(&format!("/v1/apps/{app}/deliveries/{del}/attempts?limit=2&cursor={}", p1["next_cursor"].as_str().unwrap())).await;
+    let (_, p2) = h
+        .get(&format!(
+            "/v1/apps/{app}/deliveries/{del}/attempts?limit=2&cursor={}",
+            p1["next_cursor"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(p2["data"][0]["number"], 3);
     assert!(p2["next_cursor"].is_null());
 }
@@ -49,22 +91,36 @@ async fn retries_follow_the_schedule_and_record_attempts() {
 async fn retry_after_is_a_floor_and_exhaustion_fails_then_manual_retry() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "200ms,200ms")]).await;
     let rx = Receiver::start().await;
-    rx.script("/ra", vec![Reply::status(429).header("retry-after", "2")], Reply::status(500));
+    rx.script(
+        "/ra",
+        vec![Reply::status(429).header("retry-after", "2")],
+        Reply::status(500),
+    );
     let app = h.app().await;
     h.endpoint(&app, &rx.url("/ra"), json!({})).await;
     let ev = h.send(&app, "a.b", json!({})).await;
     let del = ev["deliveries"][0]["id"].as_str().unwrap();
     let got = rx.wait("/ra", 3, Duration::from_secs(15)).await;
-    assert!(ms(&got[1], &got[0]) >= 1900, "Retry-After ignored: {} ms", ms(&got[1], &got[0]));
+    assert!(
+        ms(&got[1], &got[0]) >= 1900,
+        "Retry-After ignored: {} ms",
+        ms(&got[1], &got[0])
+    );
     assert!(ms(&got[2], &got[1]) < 1500, "schedule delay applies again");
-    let d = h.wait_status(&app, del, "failed", Duration::from_secs(10)).await;
+    let d = h
+        .wait_status(&app, del, "failed", Duration::from_secs(10))
+        .await;
     assert_eq!(d["attempts"], 3);
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(rx.requests("/ra").len(), 3, "nothing after exhaustion");
     rx.script("/ra", vec![], Reply::status(204));
-    let (s, _) = h.post(&format!("/v1/apps/{app}/deliveries/{del}/retry"), json!({})).await;
+    let (s, _) = h
+        .post(&format!("/v1/apps/{app}/deliveries/{del}/retry"), json!({}))
+        .await;
     assert_eq!(s, 202);
-    let d = h.wait_status(&app, del, "succeeded", Duration::from_secs(10)).await;
+    let d = h
+        .wait_status(&app, del, "succeeded", Duration::from_secs(10))
+        .await;
     assert_eq!(d["attempts"], 4);
     assert_eq!(rx.requests("/ra")[3].header("herald-attempt"), "4");
 }
@@ -74,33 +130,74 @@ async fn gone_disables_and_redirects_are_failures() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
     rx.script("/gone", vec![], Reply::status(410));
-    rx.script("/redir", vec![], Reply::status(302).header("location", &rx.url("/elsewhere")));
+    rx.script(
+        "/redir",
+        vec![],
+        Reply::status(302).header("location", &rx.url("/elsewhere")),
+    );
     let app = h.app().await;
-    let gone = h.endpoint(&app, &rx.url("/gone"), json!({"event_types":["g"]})).await;
-    h.endpoint(&app, &rx.url("/redir"), json!({"event_types":["r"]})).await;
+    let gone = h
+        .endpoint(&app, &rx.url("/gone"), json!({"event_types":["g"]}))
+        .await;
+    h.endpoint(&app, &rx.url("/redir"), json!({"event_types":["r"]}))
+        .await;
     let g = h.send(&app, "g", json!({})).await;
     let r = h.send(&app, "r", json!({})).await;
-    let d = h.wait_status(&app, g["deliveries"][0]["id"].as_str().unwrap(), "failed", Duration::from_secs(10)).await;
-    assert_eq!((d["attempts"].as_i64(), d["last_status_code"].as_i64()), (Some(1), Some(410)));
-    let (_, e) = h.get(&format!("/v1/apps/{app}/endpoints/{}", gone["id"].as_str().unwrap())).await;
+    let d = h
+        .wait_status(
+            &app,
+            g["deliveries"][0]["id"].as_str().unwrap(),
+            "failed",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(
+        (d["attempts"].as_i64(), d["last_status_code"].as_i64()),
+        (Some(1), Some(410))
+    );
+    let (_, e) = h
+        .get(&format!(
+            "/v1/apps/{app}/endpoints/{}",
+            gone["id"].as_str().unwrap()
+        ))
+        .await;
     assert_eq!(e["status"], "auto_disabled");
     assert!(e["disabled_reason"].as_str().unwrap().contains("gone"));
     assert_eq!(h.send(&app, "g", json!({})).await["deliveries"], json!([]));
     rx.wait("/redir", 2, Duration::from_secs(10)).await;
     assert!(rx.requests("/elsewhere").is_empty(), "redirect followed");
-    let atts = h.attempts(&app, r["deliveries"][0]["id"].as_str().unwrap()).await;
+    let atts = h
+        .attempts(&app, r["deliveries"][0]["id"].as_str().unwrap())
+        .await;
     assert_eq!(atts[0]["status_code"], 302);
-    assert!(atts[0]["error"]["message"].as_str().unwrap().contains("/elsewhere"));
+    assert!(atts[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/elsewhere"));
 }
 
 #[tokio::test]
 async fn timeouts_and_connection_errors_are_classified() {
-    let h = Herald::start(&[("HERALD_ATTEMPT_TIMEOUT", "500ms"), ("HERALD_RETRY_SCHEDULE", "1h")]).await;
+    let h = Herald::start(&[
+        ("HERALD_ATTEMPT_TIMEOUT", "500ms"),
+        ("HERALD_RETRY_SCHEDULE", "1h"),
+    ])
+    .await;
     let rx = Receiver::start().await;
-    rx.script("/slow", vec![], Reply::status(200).delayed(Duration::from_secs(3)));
+    rx.script(
+        "/slow",
+        vec![],
+        Reply::status(200).delayed(Duration::from_secs(3)),
+    );
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/slow"), json!({"event_types":["slow"]})).await;
-    h.endpoint(&app, &format!("http://127.0.0.1:{}/closed", free_port()), json!({"event_types":["closed"]})).await;
+    h.endpoint(&app, &rx.url("/slow"), json!({"event_types":["slow"]}))
+        .await;
+    h.endpoint(
+        &app,
+        &format!("http://127.0.0.1:{}/closed", free_port()),
+        json!({"event_types":["closed"]}),
+    )
+    .await;
     let slow = h.send(&app, "slow", json!({})).await;
     let closed = h.send(&app, "closed", json!({})).await;
     for (ev, kind) in [(slow, "timeout"), (closed, "connect")] {
@@ -129,27 +226,71 @@ async fn recover_requeues_failed_deliveries_since() {
     let app = h.app().await;
     let ep = h.endpoint(&app, &rx.url("/rec"), json!({})).await;
     let old = h.send(&app, "a", json!({})).await;
-    h.wait_status(&app, old["deliveries"][0]["id"].as_str().unwrap(), "failed", Duration::from_secs(10)).await;
+    h.wait_status(
+        &app,
+        old["deliveries"][0]["id"].as_str().unwrap(),
+        "failed",
+        Duration::from_secs(10),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let since = herald::timefmt::format_ms(herald::timefmt::now_ms());
     let new = h.send(&app, "a", json!({})).await;
     let new_del = new["deliveries"][0]["id"].as_str().unwrap();
-    h.wait_status(&app, new_del, "failed", Duration::from_secs(10)).await;
+    h.wait_status(&app, new_del, "failed", Duration::from_secs(10))
+        .await;
     rx.script("/rec", vec![], Reply::status(200));
-    let (s, r) = h.post(&format!("/v1/apps/{app}/endpoints/{}/recover", ep["id"].as_str().unwrap()), json!({"since": since})).await;
+    let (s, r) = h
+        .post(
+            &format!(
+                "/v1/apps/{app}/endpoints/{}/recover",
+                ep["id"].as_str().unwrap()
+            ),
+            json!({"since": since}),
+        )
+        .await;
     assert_eq!((s, r["requeued"].as_i64()), (202, Some(1)));
-    h.wait_status(&app, new_del, "succeeded", Duration::from_secs(10)).await;
-    assert_eq!(h.delivery(&app, old["deliveries"][0]["id"].as_str().unwrap()).await["status"], "failed");
-    let (s, v) = h.post(&format!("/v1/apps/{app}/endpoints/{}/recover", ep["id"].as_str().unwrap()), json!({"since": "last week"})).await;
+    h.wait_status(&app, new_del, "succeeded", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        h.delivery(&app, old["deliveries"][0]["id"].as_str().unwrap())
+            .await["status"],
+        "failed"
+    );
+    let (s, v) = h
+        .post(
+            &format!(
+                "/v1/apps/{app}/endpoints/{}/recover",
+                ep["id"].as_str().unwrap()
+            ),
+            json!({"since": "last week"}),
+        )
+        .await;
     assert_error(s, &v, 400, "invalid_request");
-    let (_, stats) = h.get(&format!("/v1/apps/{app}/endpoints/{}/stats", ep["id"].as_str().unwrap())).await;
-    assert_eq!((stats["succeeded"].as_i64(), stats["failed"].as_i64()), (Some(1), Some(1)), "{stats}");
+    let (_, stats) = h
+        .get(&format!(
+            "/v1/apps/{app}/endpoints/{}/stats",
+            ep["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (stats["succeeded"].as_i64(), stats["failed"].as_i64()),
+        (Some(1), Some(1)),
+        "{stats}"
+    );
     assert_eq!(stats["last_outcome"], "succeeded");
 }
 
 #[tokio::test]
 async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
-    let h = Herald::start(&[("HERALD_AUTO_DISABLE_AFTER", "1s"), ("HERALD_RETRY_SCHEDULE", "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms")]).await;
+    let h = Herald::start(&[
+        ("HERALD_AUTO_DISABLE_AFTER", "1s"),
+        (
+            "HERALD_RETRY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+        ),
+    ])
+    .await;
     let rx = Receiver::start().await;
     rx.script("/bad", vec![], Reply::status(500));
     let app = h.app().await;
@@ -158,7 +299,12 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
     let del = ev["deliveries"][0]["id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, e) = h.get(&format!("/v1/apps/{app}/endpoints/{}", ep["id"].as_str().unwrap())).await;
+        let (_, e) = h
+            .get(&format!(
+                "/v1/apps/{app}/endpoints/{}",
+                ep["id"].as_str().unwrap()
+            ))
+            .await;
         if e["status"] == "auto_disabled" {
             assert!(e["disabled_reason"].as_str().unwrap().contains("failing"));
             break;
@@ -168,7 +314,11 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
     }
     assert_eq!(h.delivery(&app, del).await["status"], "cancelled");
     // Re-enabling does not resurrect cancelled deliveries.
-    h.patch(&format!("/v1/apps/{app}/endpoints/{}", ep["id"].as_str().unwrap()), json!({"disabled": false})).await;
+    h.patch(
+        &format!("/v1/apps/{app}/endpoints/{}", ep["id"].as_str().unwrap()),
+        json!({"disabled": false}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(h.delivery(&app, del).await["status"], "cancelled");
 }
@@ -183,12 +333,29 @@ async fn disabling_or_deleting_cancels_pending() {
     let ev = h.send(&app, "a", json!({})).await;
     let dels = ev["deliveries"].as_array().unwrap().clone();
     for d in &dels {
-        h.wait_status(&app, d["id"].as_str().unwrap(), "pending", Duration::from_secs(5)).await;
+        h.wait_status(
+            &app,
+            d["id"].as_str().unwrap(),
+            "pending",
+            Duration::from_secs(5),
+        )
+        .await;
     }
-    h.patch(&format!("/v1/apps/{app}/endpoints/{}", a["id"].as_str().unwrap()), json!({"disabled": true})).await;
-    h.delete(&format!("/v1/apps/{app}/endpoints/{}", b["id"].as_str().unwrap())).await;
+    h.patch(
+        &format!("/v1/apps/{app}/endpoints/{}", a["id"].as_str().unwrap()),
+        json!({"disabled": true}),
+    )
+    .await;
+    h.delete(&format!(
+        "/v1/apps/{app}/endpoints/{}",
+        b["id"].as_str().unwrap()
+    ))
+    .await;
     for d in &dels {
-        assert_eq!(h.delivery(&app, d["id"].as_str().unwrap()).await["status"], "cancelled");
+        assert_eq!(
+            h.delivery(&app, d["id"].as_str().unwrap()).await["status"],
+            "cancelled"
+        );
     }
 }
 
@@ -197,9 +364,20 @@ async fn private_targets_are_blocked_by_default() {
     let h = Herald::start_with(&[("HERALD_RETRY_SCHEDULE", "1h")], &[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/literal"), json!({"event_types":["lit"]})).await;
-    h.endpoint(&app, &format!("http://localhost:{}/named", rx.port), json!({"event_types":["named"]})).await;
-    h.endpoint(&app, &format!("http://[::1]:{}/v6", rx.port), json!({"event_types":["v6"]})).await;
+    h.endpoint(&app, &rx.url("/literal"), json!({"event_types":["lit"]}))
+        .await;
+    h.endpoint(
+        &app,
+        &format!("http://localhost:{}/named", rx.port),
+        json!({"event_types":["named"]}),
+    )
+    .await;
+    h.endpoint(
+        &app,
+        &format!("http://[::1]:{}/v6", rx.port),
+        json!({"event_types":["v6"]}),
+    )
+    .await;
     for t in ["lit", "named", "v6"] {
         let ev = h.send(&app, t, json!({})).await;
         let del = ev["deliveries"][0]["id"].as_str().unwrap().to_string();
@@ -221,7 +399,8 @@ async fn allowed_cidrs_lift_the_block() {
     let h = Herald::start_with(&[("HERALD_ALLOWED_TARGET_CIDRS", "127.0.0.0/8")], &[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    h.endpoint(&app, &format!("http://localhost:{}/ok", rx.port), json!({})).await;
+    h.endpoint(&app, &format!("http://localhost:{}/ok", rx.port), json!({}))
+        .await;
     h.send(&app, "a", json!({})).await;
     rx.wait("/ok", 1, Duration::from_secs(10)).await;
 }

@@ -8,7 +8,10 @@ use serde_json::json;
 use crate::support::*;
 
 fn verify_independently(secret: &str, r: &Received) -> bool {
-    standardwebhooks::Webhook::new(secret).unwrap().verify(&r.body, &r.headers).is_ok()
+    standardwebhooks::Webhook::new(secret)
+        .unwrap()
+        .verify(&r.body, &r.headers)
+        .is_ok()
 }
 
 #[tokio::test]
@@ -16,22 +19,39 @@ async fn standard_webhooks_request_is_complete_and_verifies() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    let ep = h.endpoint(&app, &rx.url("/std"), json!({"headers":{"X-Team":"blue"}})).await;
+    let ep = h
+        .endpoint(&app, &rx.url("/std"), json!({"headers":{"X-Team":"blue"}}))
+        .await;
     let secret = h.secret(&app, ep["id"].as_str().unwrap()).await;
     let ev = h.send(&app, "order.paid", json!({"amount": 10})).await;
     let r = &rx.wait("/std", 1, Duration::from_secs(10)).await[0];
     assert_eq!(r.header("content-type"), "application/json");
     assert!(r.header("user-agent").starts_with("Herald/"));
     assert_eq!(r.header("webhook-id"), ev["id"].as_str().unwrap());
-    assert_eq!(r.header("herald-delivery-id"), ev["deliveries"][0]["id"].as_str().unwrap());
+    assert_eq!(
+        r.header("herald-delivery-id"),
+        ev["deliveries"][0]["id"].as_str().unwrap()
+    );
     assert_eq!(r.header("herald-attempt"), "1");
     assert_eq!(r.header("x-team"), "blue");
     let ts: i64 = r.header("webhook-timestamp").parse().unwrap();
     assert!((ts - time_now()).abs() < 60);
-    assert!(verify_independently(&secret, r), "standardwebhooks rejects the signature");
-    assert!(!verify_independently("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", r), "control");
+    assert!(
+        verify_independently(&secret, r),
+        "standardwebhooks rejects the signature"
+    );
+    assert!(
+        !verify_independently("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY", r),
+        "control"
+    );
     let v = herald_signature::Verifier::new(&[&secret]).unwrap();
-    v.verify(&r.header("webhook-id"), &r.header("webhook-timestamp"), &r.header("webhook-signature"), &r.body).unwrap();
+    v.verify(
+        &r.header("webhook-id"),
+        &r.header("webhook-timestamp"),
+        &r.header("webhook-signature"),
+        &r.body,
+    )
+    .unwrap();
     let body = r.json();
     assert_eq!(body["type"], "order.paid");
     assert_eq!(body["data"], json!({"amount": 10}));
@@ -39,7 +59,10 @@ async fn standard_webhooks_request_is_complete_and_verifies() {
 }
 
 fn time_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 #[tokio::test]
@@ -51,7 +74,12 @@ async fn rotation_signs_with_both_secrets_during_grace() {
     let id = ep["id"].as_str().unwrap();
     let old = h.secret(&app, id).await;
     let chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAA";
-    let (s, r) = h.post(&format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"), json!({"secret": chosen})).await;
+    let (s, r) = h
+        .post(
+            &format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"),
+            json!({"secret": chosen}),
+        )
+        .await;
     assert_eq!((s, r["secret"].as_str()), (200, Some(chosen)));
     h.send(&app, "a.b", json!({})).await;
     let r = &rx.wait("/rot", 1, Duration::from_secs(10)).await[0];
@@ -64,9 +92,17 @@ async fn rotation_without_grace_uses_only_the_new_secret() {
     let h = Herald::start(&[("HERALD_SECRET_GRACE_PERIOD", "0s")]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    let id = h.endpoint(&app, &rx.url("/r0"), json!({})).await["id"].as_str().unwrap().to_string();
+    let id = h.endpoint(&app, &rx.url("/r0"), json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let old = h.secret(&app, &id).await;
-    let (_, r) = h.post(&format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"), json!({})).await;
+    let (_, r) = h
+        .post(
+            &format!("/v1/apps/{app}/endpoints/{id}/secret/rotate"),
+            json!({}),
+        )
+        .await;
     h.send(&app, "a.b", json!({})).await;
     let got = &rx.wait("/r0", 1, Duration::from_secs(10)).await[0];
     assert!(verify_independently(r["secret"].as_str().unwrap(), got));
@@ -78,17 +114,37 @@ async fn ed25519_endpoints_sign_v1a() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    let id = h.endpoint(&app, &rx.url("/ed"), json!({"signature_scheme":"v1a"})).await["id"].as_str().unwrap().to_string();
-    let (_, k) = h.get(&format!("/v1/apps/{app}/endpoints/{id}/secret")).await;
+    let id = h
+        .endpoint(&app, &rx.url("/ed"), json!({"signature_scheme":"v1a"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, k) = h
+        .get(&format!("/v1/apps/{app}/endpoints/{id}/secret"))
+        .await;
     let pk = k["public_key"].as_str().unwrap().to_string();
     h.send(&app, "a.b", json!({"x":1})).await;
     let r = &rx.wait("/ed", 1, Duration::from_secs(10)).await[0];
     assert!(r.header("webhook-signature").starts_with("v1a,"));
     let v = herald_signature::Verifier::new(&[&pk]).unwrap();
-    v.verify(&r.header("webhook-id"), &r.header("webhook-timestamp"), &r.header("webhook-signature"), &r.body).unwrap();
+    v.verify(
+        &r.header("webhook-id"),
+        &r.header("webhook-timestamp"),
+        &r.header("webhook-signature"),
+        &r.body,
+    )
+    .unwrap();
     let (_, other) = herald_signature::generate_ed25519();
-    assert!(herald_signature::Verifier::new(&[&other]).unwrap()
-        .verify(&r.header("webhook-id"), &r.header("webhook-timestamp"), &r.header("webhook-signature"), &r.body).is_err());
+    assert!(herald_signature::Verifier::new(&[&other])
+        .unwrap()
+        .verify(
+            &r.header("webhook-id"),
+            &r.header("webhook-timestamp"),
+            &r.header("webhook-signature"),
+            &r.body
+        )
+        .is_err());
 }
 
 #[tokio::test]
@@ -96,13 +152,30 @@ async fn cloudevents_structured_and_binary() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
-    let s_ep = h.endpoint(&app, &rx.url("/ce"), json!({"format":"cloudevents"})).await;
-    let b_ep = h.endpoint(&app, &rx.url("/ceb"), json!({"format":"cloudevents_binary"})).await;
-    let (s, ev) = h.raw(&format!("/v1/apps/{app}/events"),
-        br#"{"type":"order.paid","payload":{"n": 1.50},"subject":"order/7"}"#, "application/json", &[]).await;
+    let s_ep = h
+        .endpoint(&app, &rx.url("/ce"), json!({"format":"cloudevents"}))
+        .await;
+    let b_ep = h
+        .endpoint(
+            &app,
+            &rx.url("/ceb"),
+            json!({"format":"cloudevents_binary"}),
+        )
+        .await;
+    let (s, ev) = h
+        .raw(
+            &format!("/v1/apps/{app}/events"),
+            br#"{"type":"order.paid","payload":{"n": 1.50},"subject":"order/7"}"#,
+            "application/json",
+            &[],
+        )
+        .await;
     assert_eq!(s, 202);
     let structured = &rx.wait("/ce", 1, Duration::from_secs(10)).await[0];
-    assert_eq!(structured.header("content-type"), "application/cloudevents+json");
+    assert_eq!(
+        structured.header("content-type"),
+        "application/cloudevents+json"
+    );
     let doc = structured.json();
     assert_eq!(doc["specversion"], "1.0");
     assert_eq!(doc["id"], ev["id"]);
@@ -111,7 +184,10 @@ async fn cloudevents_structured_and_binary() {
     assert_eq!(doc["subject"], "order/7");
     assert_eq!(doc["datacontenttype"], "application/json");
     assert!(String::from_utf8_lossy(&structured.body).contains(r#""data":{"n": 1.50}"#));
-    assert!(verify_independently(&h.secret(&app, s_ep["id"].as_str().unwrap()).await, structured));
+    assert!(verify_independently(
+        &h.secret(&app, s_ep["id"].as_str().unwrap()).await,
+        structured
+    ));
 
     let binary = &rx.wait("/ceb", 1, Duration::from_secs(10)).await[0];
     assert_eq!(&binary.body[..], br#"{"n": 1.50}"#);
@@ -121,7 +197,10 @@ async fn cloudevents_structured_and_binary() {
     assert_eq!(binary.header("ce-specversion"), "1.0");
     assert_eq!(binary.header("ce-subject"), "order/7");
     assert!(!binary.header("ce-time").is_empty());
-    assert!(verify_independently(&h.secret(&app, b_ep["id"].as_str().unwrap()).await, binary));
+    assert!(verify_independently(
+        &h.secret(&app, b_ep["id"].as_str().unwrap()).await,
+        binary
+    ));
 }
 
 #[tokio::test]
@@ -131,7 +210,15 @@ async fn test_ping_reaches_only_that_endpoint() {
     let app = h.app().await;
     let a = h.endpoint(&app, &rx.url("/pa"), json!({})).await;
     h.endpoint(&app, &rx.url("/pb"), json!({})).await;
-    let (s, v) = h.post(&format!("/v1/apps/{app}/endpoints/{}/test", a["id"].as_str().unwrap()), json!({})).await;
+    let (s, v) = h
+        .post(
+            &format!(
+                "/v1/apps/{app}/endpoints/{}/test",
+                a["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
     assert_eq!(s, 202, "{v}");
     let r = &rx.wait("/pa", 1, Duration::from_secs(10)).await[0];
     assert_eq!(r.json()["type"], "herald.ping");

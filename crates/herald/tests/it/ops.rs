@@ -13,12 +13,34 @@ async fn health_ready_metrics_and_openapi_need_no_key() {
     let app = h.app().await;
     h.endpoint(&app, &rx.url("/m"), json!({})).await;
     let ev = h.send(&app, "m.x", json!({})).await;
-    h.wait_status(&app, ev["deliveries"][0]["id"].as_str().unwrap(), "succeeded", Duration::from_secs(10)).await;
+    h.wait_status(
+        &app,
+        ev["deliveries"][0]["id"].as_str().unwrap(),
+        "succeeded",
+        Duration::from_secs(10),
+    )
+    .await;
     for p in ["/healthz", "/readyz"] {
-        assert_eq!(h.http.get(format!("{}{p}", h.url)).send().await.unwrap().status(), 200);
+        assert_eq!(
+            h.http
+                .get(format!("{}{p}", h.url))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
     }
     tokio::time::sleep(Duration::from_millis(5500)).await; // one gauge refresh
-    let text = h.http.get(format!("{}/metrics", h.url)).send().await.unwrap().text().await.unwrap();
+    let text = h
+        .http
+        .get(format!("{}/metrics", h.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for needle in [
         &format!("herald_events_accepted_total{{app=\"{app}\"}} 1") as &str,
         "herald_deliveries_total{outcome=\"succeeded\"} 1",
@@ -30,17 +52,38 @@ async fn health_ready_metrics_and_openapi_need_no_key() {
     ] {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
-    let (s, doc) = h.call(axum::http::Method::GET, "/openapi.json", None, None).await;
+    let (s, doc) = h
+        .call(axum::http::Method::GET, "/openapi.json", None, None)
+        .await;
     assert_eq!(s, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     let paths = doc["paths"].as_object().unwrap();
-    for p in ["/v1/keys", "/v1/keys/{id}", "/v1/apps", "/v1/apps/{app}", "/v1/event-types", "/v1/event-types/{name}",
-        "/v1/apps/{app}/endpoints", "/v1/apps/{app}/endpoints/{ep}", "/v1/apps/{app}/endpoints/{ep}/secret",
-        "/v1/apps/{app}/endpoints/{ep}/secret/rotate", "/v1/apps/{app}/endpoints/{ep}/test",
-        "/v1/apps/{app}/endpoints/{ep}/recover", "/v1/apps/{app}/endpoints/{ep}/stats", "/v1/apps/{app}/events",
-        "/v1/apps/{app}/events/batch", "/v1/apps/{app}/events/{evt}", "/v1/apps/{app}/deliveries",
-        "/v1/apps/{app}/deliveries/{del}", "/v1/apps/{app}/deliveries/{del}/attempts",
-        "/v1/apps/{app}/deliveries/{del}/retry", "/v1/apps/{app}/portal-sessions", "/healthz", "/readyz", "/metrics"] {
+    for p in [
+        "/v1/keys",
+        "/v1/keys/{id}",
+        "/v1/apps",
+        "/v1/apps/{app}",
+        "/v1/event-types",
+        "/v1/event-types/{name}",
+        "/v1/apps/{app}/endpoints",
+        "/v1/apps/{app}/endpoints/{ep}",
+        "/v1/apps/{app}/endpoints/{ep}/secret",
+        "/v1/apps/{app}/endpoints/{ep}/secret/rotate",
+        "/v1/apps/{app}/endpoints/{ep}/test",
+        "/v1/apps/{app}/endpoints/{ep}/recover",
+        "/v1/apps/{app}/endpoints/{ep}/stats",
+        "/v1/apps/{app}/events",
+        "/v1/apps/{app}/events/batch",
+        "/v1/apps/{app}/events/{evt}",
+        "/v1/apps/{app}/deliveries",
+        "/v1/apps/{app}/deliveries/{del}",
+        "/v1/apps/{app}/deliveries/{del}/attempts",
+        "/v1/apps/{app}/deliveries/{del}/retry",
+        "/v1/apps/{app}/portal-sessions",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ] {
         assert!(paths.contains_key(p), "openapi lacks {p}");
     }
     // Every $ref resolves to a declared schema.
@@ -59,22 +102,64 @@ async fn portal_sessions_are_app_scoped_read_only_and_expire() {
     let h = Herald::start(&[]).await;
     let a = h.app().await;
     let b = h.app().await;
-    let (s, ro) = h.post(&format!("/v1/apps/{a}/portal-sessions"), json!({"read_only": true, "expires_in": 1})).await;
+    let (s, ro) = h
+        .post(
+            &format!("/v1/apps/{a}/portal-sessions"),
+            json!({"read_only": true, "expires_in": 1}),
+        )
+        .await;
     assert_eq!(s, 201, "{ro}");
     assert!(ro["url"].as_str().unwrap().contains("/portal/#token="));
     let token = ro["token"].as_str().unwrap();
-    let (s, _) = h.call(axum::http::Method::GET, &format!("/v1/apps/{a}/endpoints"), Some(token), None).await;
+    let (s, _) = h
+        .call(
+            axum::http::Method::GET,
+            &format!("/v1/apps/{a}/endpoints"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, v) = h.call(axum::http::Method::GET, &format!("/v1/apps/{b}/endpoints"), Some(token), None).await;
+    let (s, v) = h
+        .call(
+            axum::http::Method::GET,
+            &format!("/v1/apps/{b}/endpoints"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_error(s, &v, 404, "not_found");
-    let (s, v) = h.call(axum::http::Method::POST, &format!("/v1/apps/{a}/endpoints"), Some(token), Some(json!({"url":"http://127.0.0.1:9/"}))).await;
+    let (s, v) = h
+        .call(
+            axum::http::Method::POST,
+            &format!("/v1/apps/{a}/endpoints"),
+            Some(token),
+            Some(json!({"url":"http://127.0.0.1:9/"})),
+        )
+        .await;
     assert_error(s, &v, 403, "permission");
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (s, v) = h.call(axum::http::Method::GET, &format!("/v1/apps/{a}/endpoints"), Some(token), None).await;
+    let (s, v) = h
+        .call(
+            axum::http::Method::GET,
+            &format!("/v1/apps/{a}/endpoints"),
+            Some(token),
+            None,
+        )
+        .await;
     assert_error(s, &v, 401, "authentication");
-    let (s, rw) = h.post(&format!("/v1/apps/{a}/portal-sessions"), json!({})).await;
+    let (s, rw) = h
+        .post(&format!("/v1/apps/{a}/portal-sessions"), json!({}))
+        .await;
     assert_eq!(s, 201);
-    let (s, v) = h.call(axum::http::Method::POST, &format!("/v1/apps/{a}/endpoints"), Some(rw["token"].as_str().unwrap()), Some(json!({"url":"http://127.0.0.1:9/"}))).await;
+    let (s, v) = h
+        .call(
+            axum::http::Method::POST,
+            &format!("/v1/apps/{a}/endpoints"),
+            Some(rw["token"].as_str().unwrap()),
+            Some(json!({"url":"http://127.0.0.1:9/"})),
+        )
+        .await;
     assert_eq!(s, 201, "{v}");
     for bad in [json!({"expires_in": 0}), json!({"expires_in": 604801})] {
         let (s, v) = h.post(&format!("/v1/apps/{a}/portal-sessions"), bad).await;
@@ -93,15 +178,24 @@ fn bad_configuration_stops_the_server_naming_the_key() {
     ] {
         std::fs::write(&cfg, toml).unwrap();
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_herald"));
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{}", free_port()), "--config"])
-            .arg(&cfg)
-            .arg("--data-dir")
-            .arg(dir.path().join("d"));
+        cmd.args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--config",
+        ])
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("d"));
         if let Some((k, v)) = env {
             cmd.env(k, v);
         }
         let out = cmd.output().unwrap();
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains(key), "{key}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(key),
+            "{key}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

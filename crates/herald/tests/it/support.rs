@@ -18,7 +18,11 @@ use tokio::sync::Notify;
 pub const ADMIN_KEY: &str = "hrd_testAdminKey0123456789abcdefghijklmnopqrstu";
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// One `herald serve` child process.
@@ -48,9 +52,15 @@ impl Herald {
             url: String::new(),
             dir,
             _tmp: Some(tmp),
-            env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             args: args.iter().map(|s| s.to_string()).collect(),
-            http: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
             stdout_path: PathBuf::new(),
         };
         h.spawn().await;
@@ -114,7 +124,11 @@ impl Herald {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "herald not ready: {}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "herald not ready: {}",
+                self.stderr()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -143,20 +157,33 @@ impl Herald {
     /// the test's runtime keep answering meanwhile.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let mut c = self.child.take().expect("running");
-        Command::new("kill").arg("-TERM").arg(c.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(s) = c.try_wait().unwrap() {
                 return s;
             }
-            assert!(Instant::now() < deadline, "herald did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "herald did not stop after SIGTERM"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     // ------------------------------------------------------------ HTTP helpers
 
-    pub async fn call(&self, method: Method, path: &str, key: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self.http.request(method, format!("{}{}", self.url, path));
         if let Some(k) = key {
             req = req.bearer_auth(k);
@@ -171,7 +198,13 @@ impl Herald {
         (status, v)
     }
 
-    pub async fn raw(&self, path: &str, body: &[u8], content_type: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+    pub async fn raw(
+        &self,
+        path: &str,
+        body: &[u8],
+        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .post(format!("{}{}", self.url, path))
@@ -184,17 +217,22 @@ impl Herald {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get(&self, path: &str) -> (u16, Value) {
         self.call(Method::GET, path, Some(ADMIN_KEY), None).await
     }
     pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(Method::POST, path, Some(ADMIN_KEY), Some(body)).await
+        self.call(Method::POST, path, Some(ADMIN_KEY), Some(body))
+            .await
     }
     pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
-        self.call(Method::PATCH, path, Some(ADMIN_KEY), Some(body)).await
+        self.call(Method::PATCH, path, Some(ADMIN_KEY), Some(body))
+            .await
     }
     pub async fn delete(&self, path: &str) -> (u16, Value) {
         self.call(Method::DELETE, path, Some(ADMIN_KEY), None).await
@@ -202,7 +240,9 @@ impl Herald {
 
     /// Creates an app; returns its id.
     pub async fn app(&self) -> String {
-        let (s, a) = self.post("/v1/apps", serde_json::json!({"name": "test"})).await;
+        let (s, a) = self
+            .post("/v1/apps", serde_json::json!({"name": "test"}))
+            .await;
         assert_eq!(s, 201, "{a}");
         a["id"].as_str().unwrap().to_string()
     }
@@ -221,7 +261,9 @@ impl Herald {
     }
 
     pub async fn secret(&self, app: &str, ep: &str) -> String {
-        let (s, v) = self.get(&format!("/v1/apps/{app}/endpoints/{ep}/secret")).await;
+        let (s, v) = self
+            .get(&format!("/v1/apps/{app}/endpoints/{ep}/secret"))
+            .await;
         assert_eq!(s, 200, "{v}");
         v["secret"].as_str().unwrap().to_string()
     }
@@ -229,7 +271,10 @@ impl Herald {
     /// Sends an event; asserts 202; returns the answer.
     pub async fn send(&self, app: &str, typ: &str, payload: Value) -> Value {
         let (s, v) = self
-            .post(&format!("/v1/apps/{app}/events"), serde_json::json!({"type": typ, "payload": payload}))
+            .post(
+                &format!("/v1/apps/{app}/events"),
+                serde_json::json!({"type": typ, "payload": payload}),
+            )
             .await;
         assert_eq!(s, 202, "{v}");
         v
@@ -249,13 +294,18 @@ impl Herald {
             if d["status"] == status {
                 return d;
             }
-            assert!(Instant::now() < deadline, "delivery never reached {status}: {d}");
+            assert!(
+                Instant::now() < deadline,
+                "delivery never reached {status}: {d}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     pub async fn attempts(&self, app: &str, del: &str) -> Vec<Value> {
-        let (s, v) = self.get(&format!("/v1/apps/{app}/deliveries/{del}/attempts")).await;
+        let (s, v) = self
+            .get(&format!("/v1/apps/{app}/deliveries/{del}/attempts"))
+            .await;
         assert_eq!(s, 200, "{v}");
         v["data"].as_array().unwrap().clone()
     }
@@ -271,7 +321,12 @@ impl Drop for Herald {
 pub fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["type"], want_type, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 // ---------------------------------------------------------------- receiver
@@ -287,7 +342,10 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap()
@@ -305,7 +363,12 @@ pub struct Reply {
 
 impl Reply {
     pub fn status(status: u16) -> Self {
-        Reply { status, delay: Duration::ZERO, headers: vec![], body: b"ok".to_vec() }
+        Reply {
+            status,
+            delay: Duration::ZERO,
+            headers: vec![],
+            body: b"ok".to_vec(),
+        }
     }
     pub fn delayed(mut self, d: Duration) -> Self {
         self.delay = d;
@@ -321,10 +384,13 @@ impl Reply {
     }
 }
 
+/// Replies for one path: scripted ones in order, then the default.
+type Script = (VecDeque<Reply>, Option<Reply>);
+
 #[derive(Default)]
 struct ReceiverState {
     got: Mutex<Vec<Received>>,
-    scripts: Mutex<HashMap<String, (VecDeque<Reply>, Option<Reply>)>>,
+    scripts: Mutex<HashMap<String, Script>>,
     in_flight: Mutex<HashMap<String, (usize, usize)>>, // path -> (now, max)
     notify: Notify,
 }
@@ -336,7 +402,13 @@ pub struct Receiver {
     pub port: u16,
 }
 
-async fn receive(State(st): State<Arc<ReceiverState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive(
+    State(st): State<Arc<ReceiverState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
     let _ = method;
     {
@@ -345,7 +417,12 @@ async fn receive(State(st): State<Arc<ReceiverState>>, method: Method, uri: Uri,
         e.0 += 1;
         e.1 = e.1.max(e.0);
     }
-    st.got.lock().unwrap().push(Received { path: path.clone(), headers, body, at: Instant::now() });
+    st.got.lock().unwrap().push(Received {
+        path: path.clone(),
+        headers,
+        body,
+        at: Instant::now(),
+    });
     st.notify.notify_waiters();
     let reply = {
         let mut s = st.scripts.lock().unwrap();
@@ -375,10 +452,14 @@ impl Receiver {
     }
 
     pub async fn start_on(port: u16) -> Receiver {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(ReceiverState::default());
-        let app = axum::Router::new().fallback(receive).with_state(state.clone());
+        let app = axum::Router::new()
+            .fallback(receive)
+            .with_state(state.clone());
         // Runs until the test's runtime ends.
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { state, port }
@@ -398,11 +479,24 @@ impl Receiver {
     }
 
     pub fn requests(&self, path: &str) -> Vec<Received> {
-        self.state.got.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
+        self.state
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
     }
 
     pub fn max_in_flight(&self, path: &str) -> usize {
-        self.state.in_flight.lock().unwrap().get(path).map(|e| e.1).unwrap_or(0)
+        self.state
+            .in_flight
+            .lock()
+            .unwrap()
+            .get(path)
+            .map(|e| e.1)
+            .unwrap_or(0)
     }
 
     /// Waits until `path` received at least `n` requests.
@@ -416,10 +510,13 @@ impl Receiver {
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 let got = self.requests(path);
-                assert!(got.len() >= n, "{path}: wanted {n} requests, got {}", got.len());
+                assert!(
+                    got.len() >= n,
+                    "{path}: wanted {n} requests, got {}",
+                    got.len()
+                );
                 return got;
             }
         }
     }
 }
-

@@ -22,10 +22,11 @@ pub async fn insert(pool: &SqlitePool, a: &App) -> Result<()> {
 }
 
 pub async fn get(pool: &SqlitePool, id_or_uid: &str) -> Result<Option<App>> {
-    let row = sqlx::query("SELECT * FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1")
-        .bind(id_or_uid)
-        .fetch_optional(pool)
-        .await?;
+    let row =
+        sqlx::query("SELECT * FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1")
+            .bind(id_or_uid)
+            .fetch_optional(pool)
+            .await?;
     row.map(|r| rows::app(&r).map(|(_, a)| a)).transpose()
 }
 

@@ -19,7 +19,10 @@ pub async fn of_event(pool: &SqlitePool, event_id: &str) -> Result<Vec<Delivery>
         .bind(event_id)
         .fetch_all(pool)
         .await?;
-    Ok(rows::all(r, rows::delivery)?.into_iter().map(|(_, d)| d).collect())
+    Ok(rows::all(r, rows::delivery)?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
 }
 
 pub async fn list(
@@ -44,7 +47,11 @@ pub async fn list(
     Ok(finish_page(rows::all(r, rows::delivery)?, page.limit))
 }
 
-pub async fn attempts(pool: &SqlitePool, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
+pub async fn attempts(
+    pool: &SqlitePool,
+    delivery_id: &str,
+    page: PageReq,
+) -> Result<Page<Attempt>> {
     let mut qb = QueryBuilder::new("SELECT * FROM attempts WHERE delivery_id = ");
     qb.push_bind(delivery_id.to_string());
     push_page(&mut qb, &page);

@@ -6,7 +6,8 @@ use sqlx::{QueryBuilder, Sqlite, SqlitePool, Transaction};
 use super::{finish_page, push_page, rows};
 use crate::store::*;
 
-const COLUMNS: &str = "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
+const COLUMNS: &str =
+    "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
     max_in_flight, headers, format, ordered, metadata, signature_scheme, secret, prev_secret,
     prev_secret_until, first_failure_at, created_at, updated_at";
 
@@ -51,7 +52,8 @@ pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<End
         .bind(app_id)
         .fetch_optional(pool)
         .await?;
-    row.map(|r| rows::endpoint(&r, "").map(|(_, e)| e)).transpose()
+    row.map(|r| rows::endpoint(&r, "").map(|(_, e)| e))
+        .transpose()
 }
 
 pub async fn list(pool: &SqlitePool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
@@ -59,14 +61,18 @@ pub async fn list(pool: &SqlitePool, app_id: &str, page: PageReq) -> Result<Page
     qb.push_bind(app_id.to_string());
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
-    Ok(finish_page(rows::all(r, |r| rows::endpoint(r, ""))?, page.limit))
+    Ok(finish_page(
+        rows::all(r, |r| rows::endpoint(r, ""))?,
+        page.limit,
+    ))
 }
 
 pub async fn active(pool: &SqlitePool, app_id: &str) -> Result<Vec<Endpoint>> {
-    let r = sqlx::query("SELECT * FROM endpoints WHERE app_id = ? AND status = 'active' ORDER BY seq")
-        .bind(app_id)
-        .fetch_all(pool)
-        .await?;
+    let r =
+        sqlx::query("SELECT * FROM endpoints WHERE app_id = ? AND status = 'active' ORDER BY seq")
+            .bind(app_id)
+            .fetch_all(pool)
+            .await?;
     Ok(rows::all(r, |r| rows::endpoint(r, ""))?
         .into_iter()
         .map(|(_, e)| e)

@@ -28,7 +28,8 @@ pub async fn get(pool: &SqlitePool, name: &str) -> Result<Option<EventType>> {
         .bind(name)
         .fetch_optional(pool)
         .await?;
-    row.map(|r| rows::event_type(&r).map(|(_, t)| t)).transpose()
+    row.map(|r| rows::event_type(&r).map(|(_, t)| t))
+        .transpose()
 }
 
 pub async fn list(pool: &SqlitePool, page: PageReq) -> Result<Page<EventType>> {

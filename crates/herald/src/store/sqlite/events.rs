@@ -10,16 +10,19 @@ use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::*;
 
-pub async fn ingest(pool: &SqlitePool, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
+pub async fn ingest(
+    pool: &SqlitePool,
+    app_id: &str,
+    items: Vec<NewEvent>,
+) -> Result<Vec<IngestResult>> {
     let mut tx = pool.begin().await?;
     // Read inside the write transaction so that a concurrent disable/delete is either
     // fully before or fully after this fan-out.
-    let endpoint_rows = sqlx::query(
-        "SELECT * FROM endpoints WHERE app_id = ? AND status = 'active' ORDER BY seq",
-    )
-    .bind(app_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let endpoint_rows =
+        sqlx::query("SELECT * FROM endpoints WHERE app_id = ? AND status = 'active' ORDER BY seq")
+            .bind(app_id)
+            .fetch_all(&mut *tx)
+            .await?;
     let active: Vec<Endpoint> = rows::all(endpoint_rows, |r| rows::endpoint(r, ""))?
         .into_iter()
         .map(|(_, e)| e)
@@ -41,7 +44,10 @@ pub async fn ingest(pool: &SqlitePool, app_id: &str, items: Vec<NewEvent>) -> Re
                     } else {
                         let receipt: Receipt = serde_json::from_str(&response)
                             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                        out.push(IngestResult::Accepted { receipt, replayed: true });
+                        out.push(IngestResult::Accepted {
+                            receipt,
+                            replayed: true,
+                        });
                     }
                     continue;
                 }
@@ -142,7 +148,10 @@ pub async fn ingest(pool: &SqlitePool, app_id: &str, items: Vec<NewEvent>) -> Re
             .execute(&mut *tx)
             .await?;
         }
-        out.push(IngestResult::Accepted { receipt, replayed: false });
+        out.push(IngestResult::Accepted {
+            receipt,
+            replayed: false,
+        });
     }
     tx.commit().await?;
     Ok(out)
@@ -157,7 +166,12 @@ pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<Eve
     row.map(|r| rows::event(&r).map(|(_, e)| e)).transpose()
 }
 
-pub async fn list(pool: &SqlitePool, app_id: &str, f: &EventFilter, page: PageReq) -> Result<Page<Event>> {
+pub async fn list(
+    pool: &SqlitePool,
+    app_id: &str,
+    f: &EventFilter,
+    page: PageReq,
+) -> Result<Page<Event>> {
     let mut qb = QueryBuilder::new("SELECT * FROM events WHERE app_id = ");
     qb.push_bind(app_id.to_string());
     if let Some(t) = &f.event_type {

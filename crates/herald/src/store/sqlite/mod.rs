@@ -3,9 +3,9 @@
 //! this avoids `SQLITE_BUSY` retries); reads use a small pool of their own.
 
 mod apps;
-mod event_types;
 mod deliveries;
 mod endpoints;
+mod event_types;
 mod events;
 mod keys;
 mod queue;
@@ -37,8 +37,9 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/herald.db` and applies the migrations.
     pub async fn open(dir: &Path, synchronous_full: bool) -> Result<Self> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
         let lock = std::fs::File::create(dir.join("herald.lock"))
             .map_err(|e| StoreError::Unavailable(format!("cannot create the lock file: {e}")))?;
         lock.try_lock().map_err(|_| {
@@ -74,7 +75,11 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(SqliteStore { write, read, _lock: std::sync::Arc::new(lock) })
+        Ok(SqliteStore {
+            write,
+            read,
+            _lock: std::sync::Arc::new(lock),
+        })
     }
 }
 
@@ -244,7 +249,11 @@ fn conflict_on_unique(e: sqlx::Error, message: &str) -> StoreError {
 /// page exists) to a query whose WHERE clause is already open.
 fn push_page(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, page: &PageReq) {
     if let Some(before) = page.before {
-        qb.push(if page.ascending { " AND seq > " } else { " AND seq < " });
+        qb.push(if page.ascending {
+            " AND seq > "
+        } else {
+            " AND seq < "
+        });
         qb.push_bind(before);
     }
     qb.push(if page.ascending {
@@ -259,7 +268,11 @@ fn push_page(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, page: &PageReq) {
 fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
-    let next = if more { items.last().map(|(s, _)| *s) } else { None };
+    let next = if more {
+        items.last().map(|(s, _)| *s)
+    } else {
+        None
+    };
     Page {
         items: items.into_iter().map(|(_, t)| t).collect(),
         next,

@@ -53,7 +53,10 @@ pub async fn claim(
         tx.commit().await?;
         return Ok(Vec::new());
     }
-    let event_ids: Vec<String> = claimed.iter().map(|r| r.get::<String, _>("event_id")).collect();
+    let event_ids: Vec<String> = claimed
+        .iter()
+        .map(|r| r.get::<String, _>("event_id"))
+        .collect();
     let endpoint_ids: Vec<String> = claimed
         .iter()
         .map(|r| r.get::<String, _>("endpoint_id"))
@@ -61,18 +64,20 @@ pub async fn claim(
         .into_iter()
         .collect();
     let as_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    let event_rows = sqlx::query("SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(as_json(&event_ids))
-        .fetch_all(&mut *tx)
-        .await?;
+    let event_rows =
+        sqlx::query("SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(as_json(&event_ids))
+            .fetch_all(&mut *tx)
+            .await?;
     let events: HashMap<String, Event> = rows::all(event_rows, rows::event)?
         .into_iter()
         .map(|(_, e)| (e.id.clone(), e))
         .collect();
-    let ep_rows = sqlx::query("SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(as_json(&endpoint_ids))
-        .fetch_all(&mut *tx)
-        .await?;
+    let ep_rows =
+        sqlx::query("SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))")
+            .bind(as_json(&endpoint_ids))
+            .fetch_all(&mut *tx)
+            .await?;
     let endpoints: HashMap<String, Endpoint> = rows::all(ep_rows, |r| rows::endpoint(r, ""))?
         .into_iter()
         .map(|(_, e)| (e.id.clone(), e))
@@ -115,21 +120,28 @@ pub async fn next_due_at(pool: &SqlitePool) -> Result<Option<i64>> {
 }
 
 pub async fn count_pending(pool: &SqlitePool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-        .fetch_one(pool)
-        .await?)
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(pool)
+            .await?,
+    )
 }
 
 pub async fn release(pool: &SqlitePool, ids: &[String]) -> Result<()> {
     let json = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))")
-        .bind(json)
-        .execute(pool)
-        .await?;
+    sqlx::query(
+        "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
-pub async fn record(pool: &SqlitePool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+pub async fn record(
+    pool: &SqlitePool,
+    outcomes: &[RecordedOutcome],
+) -> Result<Vec<EndpointChange>> {
     let mut tx = pool.begin().await?;
     let mut changes = Vec::new();
     for o in outcomes {
