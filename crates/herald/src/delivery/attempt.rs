@@ -191,6 +191,13 @@ fn classify(e: &reqwest::Error) -> (&'static str, String) {
                 ResolveError::Blocked(..) => "blocked_address",
             });
         }
+        // The TLS layer reports handshake and certificate failures as InvalidData I/O errors.
+        if kind.is_none()
+            && s.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::InvalidData)
+        {
+            kind = Some("tls");
+        }
         chain.push_str(": ");
         chain.push_str(&s.to_string());
         source = s.source();

@@ -111,3 +111,23 @@ async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
     assert_eq!(seen, expect);
     assert_eq!(rx.max_in_flight("/ord"), 1);
 }
+
+#[tokio::test]
+async fn ordered_endpoints_stay_ordered_across_a_crash() {
+    let mut h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "2s,2s,2s,2s")]).await;
+    let rx = Receiver::start().await;
+    rx.script("/oc", vec![Reply::status(500)], Reply::status(200));
+    let app = h.app().await;
+    h.endpoint(&app, &rx.url("/oc"), json!({"ordered": true})).await;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ids.push(h.send(&app, "o", json!({"i": i})).await["id"].as_str().unwrap().to_string());
+    }
+    rx.wait("/oc", 1, Duration::from_secs(10)).await;
+    h.kill(); // event 0 is waiting for its retry; 1..3 have never been attempted
+    h.spawn().await;
+    let got = rx.wait("/oc", 5, Duration::from_secs(20)).await;
+    let seen: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    let expect: Vec<String> = [0, 0, 1, 2, 3].iter().map(|&i| ids[i].clone()).collect();
+    assert_eq!(seen, expect);
+}
