@@ -55,10 +55,15 @@ CREATE TABLE endpoints (
     prev_secret       TEXT,
     prev_secret_until INTEGER,
     first_failure_at  INTEGER,            -- start of the current run of failures
+    next_due_at       INTEGER,            -- earliest due time of an unleased pending delivery
+                                          -- (for ordered endpoints: of the head, if unleased)
     created_at        INTEGER NOT NULL,
     updated_at        INTEGER NOT NULL
 );
 CREATE INDEX endpoints_app ON endpoints (app_id, seq);
+-- Claiming starts from the endpoints that have due work, so a huge backlog on one endpoint
+-- costs nothing to the others.
+CREATE INDEX endpoints_due ON endpoints (next_due_at) WHERE next_due_at IS NOT NULL;
 
 CREATE TABLE events (
     seq         INTEGER PRIMARY KEY,
@@ -88,7 +93,7 @@ CREATE TABLE deliveries (
     last_status_code INTEGER,
     created_at       INTEGER NOT NULL
 );
-CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
+CREATE INDEX deliveries_pending_due ON deliveries (endpoint_id, next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, seq);
 CREATE INDEX deliveries_pending_endpoint ON deliveries (endpoint_id, seq) WHERE status = 'pending';
 CREATE INDEX deliveries_event ON deliveries (event_id);

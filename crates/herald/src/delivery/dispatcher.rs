@@ -20,8 +20,9 @@ use crate::config::Config;
 use crate::store::{Job, Store};
 use crate::timefmt::now_ms;
 
-/// Most rows claimed in one statement.
+/// Most rows claimed in one go, and of one endpoint.
 const CLAIM_BATCH: usize = 256;
+const CLAIM_PER_ENDPOINT: i64 = 32;
 /// Longest sleep without looking at the store (a safety net; wake-ups do the real work).
 const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How long a claim lease outlives the attempt timeout.
@@ -228,7 +229,7 @@ impl Dispatcher {
         let lease_until = now + self.config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS;
         match self
             .store
-            .claim_due(now, lease_until, room as i64, &skip)
+            .claim_due(now, lease_until, room as i64, CLAIM_PER_ENDPOINT, &skip)
             .await
         {
             Ok(jobs) => {
@@ -274,7 +275,11 @@ impl Dispatcher {
                 self.queued -= 1;
                 let start = now_ms();
                 if start + attempt_ms > lease_until {
-                    // The lease would lapse mid-attempt; let the store hand it out again.
+                    // The lease would lapse mid-attempt: give the job back to the store.
+                    let store = self.store.clone();
+                    tokio::spawn(async move {
+                        let _ = store.release_leases(&[job.delivery_id]).await;
+                    });
                     continue;
                 }
                 slot.in_flight += 1;

@@ -115,16 +115,18 @@ pub trait Store: Send + Sync + 'static {
     // --- the delivery queue ---------------------------------------------------------
     /// Clears every lease (a single-process store after a restart).
     async fn release_all_leases(&self) -> Result<()>;
-    /// Claims up to `limit` due deliveries, leasing them until `lease_until`, skipping
-    /// the endpoints in `skip` and respecting `ordered` endpoints.
+    /// Claims up to `limit` due deliveries (at most `per_endpoint` of one endpoint),
+    /// leasing them until `lease_until`, skipping the endpoints in `skip` and respecting
+    /// `ordered` endpoints.
     async fn claim_due(
         &self,
         now: i64,
         lease_until: i64,
         limit: i64,
+        per_endpoint: i64,
         skip: &HashSet<String>,
     ) -> Result<Vec<Job>>;
-    /// The earliest `next_attempt_at` of pending, unleased deliveries.
+    /// The earliest due time of pending, unleased deliveries of active endpoints.
     async fn next_due_at(&self) -> Result<Option<i64>>;
     /// Records attempts and applies their outcomes (one transaction for the lot).
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>>;

@@ -118,10 +118,16 @@ async fn ordered_endpoints_stay_ordered_across_a_crash() {
     let rx = Receiver::start().await;
     rx.script("/oc", vec![Reply::status(500)], Reply::status(200));
     let app = h.app().await;
-    h.endpoint(&app, &rx.url("/oc"), json!({"ordered": true})).await;
+    h.endpoint(&app, &rx.url("/oc"), json!({"ordered": true}))
+        .await;
     let mut ids = Vec::new();
     for i in 0..4 {
-        ids.push(h.send(&app, "o", json!({"i": i})).await["id"].as_str().unwrap().to_string());
+        ids.push(
+            h.send(&app, "o", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     rx.wait("/oc", 1, Duration::from_secs(10)).await;
     h.kill(); // event 0 is waiting for its retry; 1..3 have never been attempted

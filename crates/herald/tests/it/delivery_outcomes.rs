@@ -200,7 +200,12 @@ async fn timeouts_and_connection_errors_are_classified() {
     .await;
     let slow = h.send(&app, "slow", json!({})).await;
     // TLS spoken to a plain-HTTP server fails the handshake.
-    h.endpoint(&app, &format!("https://127.0.0.1:{}/tls", rx.port), json!({"event_types":["tls"]})).await;
+    h.endpoint(
+        &app,
+        &format!("https://127.0.0.1:{}/tls", rx.port),
+        json!({"event_types":["tls"]}),
+    )
+    .await;
     let closed = h.send(&app, "closed", json!({})).await;
     let tls = h.send(&app, "tls", json!({})).await;
     for (ev, kind) in [(slow, "timeout"), (closed, "connect"), (tls, "tls")] {

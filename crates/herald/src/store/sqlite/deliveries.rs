@@ -60,25 +60,35 @@ pub async fn attempts(
 }
 
 pub async fn retry(pool: &SqlitePool, id: &str, now: i64) -> Result<()> {
-    sqlx::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?",
+    let mut tx = pool.begin().await?;
+    let endpoint: Option<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?
+         RETURNING endpoint_id",
     )
     .bind(now)
     .bind(id)
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let Some(ep) = endpoint {
+        super::queue::refresh_due(&mut tx, &ep).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
 pub async fn recover(pool: &SqlitePool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
-    Ok(sqlx::query(
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL
          WHERE endpoint_id = ? AND status IN ('failed', 'cancelled') AND created_at >= ?",
     )
     .bind(now)
     .bind(endpoint_id)
     .bind(since)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
-    .rows_affected())
+    .rows_affected();
+    super::queue::refresh_due(&mut tx, endpoint_id).await?;
+    tx.commit().await?;
+    Ok(n)
 }

@@ -111,7 +111,9 @@ pub async fn update(pool: &SqlitePool, ep: &Endpoint) -> Result<()> {
     if n == 0 {
         return Err(StoreError::NotFound("endpoint"));
     }
-    if ep.status != EndpointStatus::Active {
+    if ep.status == EndpointStatus::Active {
+        super::queue::refresh_due(&mut tx, &ep.id).await?; // `ordered` may have changed
+    } else {
         cancel_pending(&mut tx, &ep.id).await?;
     }
     tx.commit().await?;
@@ -136,14 +138,19 @@ pub async fn delete(pool: &SqlitePool, app_id: &str, id: &str) -> Result<()> {
 
 /// Cancels every pending delivery of the endpoint; returns how many.
 pub async fn cancel_pending(tx: &mut Transaction<'_, Sqlite>, endpoint_id: &str) -> Result<u64> {
-    Ok(sqlx::query(
+    let n = sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL
          WHERE endpoint_id = ? AND status = 'pending'",
     )
     .bind(endpoint_id)
     .execute(&mut **tx)
     .await?
-    .rows_affected())
+    .rows_affected();
+    sqlx::query("UPDATE endpoints SET next_due_at = NULL WHERE id = ?")
+        .bind(endpoint_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(n)
 }
 
 pub async fn stats(pool: &SqlitePool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {

@@ -1,7 +1,7 @@
 //! Events: ingest (event + deliveries + idempotency record in one transaction), reads and
 //! the retention sweep.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sqlx::{QueryBuilder, SqlitePool};
 
@@ -28,6 +28,7 @@ pub async fn ingest(
         .map(|(_, e)| e)
         .collect();
     let mut out = Vec::with_capacity(items.len());
+    let mut touched: HashSet<String> = HashSet::new();
     for item in items {
         if let Some((key, hash)) = &item.idempotency {
             let seen: Option<(String, String, i64)> = sqlx::query_as(
@@ -123,6 +124,7 @@ pub async fn ingest(
             .bind(item.created_at)
             .execute(&mut *tx)
             .await?;
+            touched.insert(ep.id.clone());
             deliveries.push(ReceiptDelivery {
                 id,
                 endpoint_id: ep.id.clone(),
@@ -152,6 +154,9 @@ pub async fn ingest(
             receipt,
             replayed: false,
         });
+    }
+    for ep in &touched {
+        super::queue::refresh_due(&mut tx, ep).await?;
     }
     tx.commit().await?;
     Ok(out)

@@ -59,7 +59,7 @@ impl SqliteStore {
             })
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false)
-            .pragma("cache_size", "-16000");
+            .pragma("cache_size", "-8000");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
@@ -207,9 +207,10 @@ impl Store for SqliteStore {
         now: i64,
         lease_until: i64,
         limit: i64,
+        per_endpoint: i64,
         skip: &HashSet<String>,
     ) -> Result<Vec<Job>> {
-        queue::claim(&self.write, now, lease_until, limit, skip).await
+        queue::claim(&self.write, now, lease_until, limit, per_endpoint, skip).await
     }
     async fn next_due_at(&self) -> Result<Option<i64>> {
         queue::next_due_at(&self.read).await

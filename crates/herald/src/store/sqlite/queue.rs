@@ -7,15 +7,42 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Row, SqlitePool};
+use sqlx::{Row, SqliteConnection, SqlitePool};
 
 use super::rows;
 use crate::store::*;
 
+/// Recomputes `endpoints.next_due_at` for one endpoint: the due time of its earliest
+/// unleased pending delivery (for ordered endpoints, of its head, and only if unleased).
+/// Each branch is one index seek, whatever the endpoint's backlog.
+pub async fn refresh_due(conn: &mut SqliteConnection, endpoint_id: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = ?"
+    ))
+    .bind(endpoint_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+const DUE_EXPR: &str = "CASE WHEN ordered THEN
+       (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
+         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
+     ELSE
+       (SELECT d.next_attempt_at FROM deliveries d
+         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' AND d.lease_until IS NULL
+         ORDER BY d.next_attempt_at LIMIT 1)
+     END";
+
 pub async fn release_all(pool: &SqlitePool) -> Result<()> {
+    let mut tx = pool.begin().await?;
     sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
+    sqlx::query(&format!("UPDATE endpoints SET next_due_at = {DUE_EXPR}"))
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -24,49 +51,81 @@ pub async fn claim(
     now: i64,
     lease_until: i64,
     limit: i64,
+    per_endpoint: i64,
     skip: &HashSet<String>,
 ) -> Result<Vec<Job>> {
     let skip_json = serde_json::to_string(&skip.iter().collect::<Vec<_>>())
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut tx = pool.begin().await?;
-    let claimed = sqlx::query(
-        "UPDATE deliveries SET lease_until = ?1
-         WHERE seq IN (
-           SELECT d.seq FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-           WHERE d.status = 'pending' AND d.next_attempt_at <= ?2
-             AND (d.lease_until IS NULL OR d.lease_until < ?2)
-             AND e.status = 'active'
-             AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3))
-             AND (e.ordered = 0 OR NOT EXISTS (
-                   SELECT 1 FROM deliveries p
-                   WHERE p.endpoint_id = d.endpoint_id AND p.status = 'pending' AND p.seq < d.seq))
-           ORDER BY d.next_attempt_at LIMIT ?4)
-         RETURNING id, app_id, event_id, endpoint_id, attempts, next_attempt_at, seq",
+    // Endpoints with due work, oldest first; busy endpoints (`skip`) are left out, so their
+    // backlog is never even read.
+    let candidates: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT id, ordered FROM endpoints
+         WHERE next_due_at <= ? AND status = 'active' AND id NOT IN (SELECT value FROM json_each(?))
+         ORDER BY next_due_at LIMIT ?",
     )
-    .bind(lease_until)
     .bind(now)
     .bind(&skip_json)
     .bind(limit)
     .fetch_all(&mut *tx)
     .await?;
-    if claimed.is_empty() {
+    let mut seqs: Vec<i64> = Vec::new();
+    for (endpoint_id, ordered) in &candidates {
+        let room = (limit - seqs.len() as i64).min(per_endpoint);
+        if room <= 0 {
+            break;
+        }
+        let picked: Vec<i64> = if *ordered {
+            sqlx::query_scalar(
+                "SELECT seq FROM (SELECT seq, next_attempt_at, lease_until FROM deliveries
+                   WHERE endpoint_id = ? AND status = 'pending' ORDER BY seq LIMIT 1)
+                 WHERE next_attempt_at <= ? AND lease_until IS NULL",
+            )
+            .bind(endpoint_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "SELECT seq FROM deliveries
+                 WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at <= ? AND lease_until IS NULL
+                 ORDER BY next_attempt_at LIMIT ?",
+            )
+            .bind(endpoint_id)
+            .bind(now)
+            .bind(room)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        if !picked.is_empty() {
+            sqlx::query("UPDATE deliveries SET lease_until = ? WHERE seq IN (SELECT value FROM json_each(?))")
+                .bind(lease_until)
+                .bind(json_list(&picked)?)
+                .execute(&mut *tx)
+                .await?;
+        }
+        refresh_due(&mut tx, endpoint_id).await?;
+        seqs.extend(picked);
+    }
+    if seqs.is_empty() {
         tx.commit().await?;
         return Ok(Vec::new());
     }
+    let claimed = sqlx::query(
+        "SELECT id, app_id, event_id, endpoint_id, attempts, next_attempt_at, seq FROM deliveries
+         WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq",
+    )
+    .bind(json_list(&seqs)?)
+    .fetch_all(&mut *tx)
+    .await?;
     let event_ids: Vec<String> = claimed
         .iter()
         .map(|r| r.get::<String, _>("event_id"))
         .collect();
-    let endpoint_ids: Vec<String> = claimed
-        .iter()
-        .map(|r| r.get::<String, _>("endpoint_id"))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let as_json = |v: &Vec<String>| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
+    let endpoint_ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
     let event_rows =
         sqlx::query("SELECT * FROM events WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(as_json(&event_ids))
+            .bind(json_list(&event_ids)?)
             .fetch_all(&mut *tx)
             .await?;
     let events: HashMap<String, Event> = rows::all(event_rows, rows::event)?
@@ -75,7 +134,7 @@ pub async fn claim(
         .collect();
     let ep_rows =
         sqlx::query("SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))")
-            .bind(as_json(&endpoint_ids))
+            .bind(json_list(&endpoint_ids)?)
             .fetch_all(&mut *tx)
             .await?;
     let endpoints: HashMap<String, Endpoint> = rows::all(ep_rows, |r| rows::endpoint(r, ""))?
@@ -85,9 +144,6 @@ pub async fn claim(
     tx.commit().await?;
 
     let mut jobs = Vec::with_capacity(claimed.len());
-    let mut claimed: Vec<_> = claimed.into_iter().collect();
-    // RETURNING order is unspecified; the engine wants creation order.
-    claimed.sort_by_key(|r| r.get::<i64, _>("seq"));
     for r in claimed {
         let event_id: String = r.try_get("event_id")?;
         let endpoint_id: String = r.try_get("endpoint_id")?;
@@ -111,12 +167,16 @@ pub async fn claim(
     Ok(jobs)
 }
 
+fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
+    serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 pub async fn next_due_at(pool: &SqlitePool) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending' AND lease_until IS NULL",
+    Ok(
+        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
+            .fetch_one(pool)
+            .await?,
     )
-    .fetch_one(pool)
-    .await?)
 }
 
 pub async fn count_pending(pool: &SqlitePool) -> Result<i64> {
@@ -128,13 +188,17 @@ pub async fn count_pending(pool: &SqlitePool) -> Result<i64> {
 }
 
 pub async fn release(pool: &SqlitePool, ids: &[String]) -> Result<()> {
-    let json = serde_json::to_string(ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(
-        "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?))",
+    let mut tx = pool.begin().await?;
+    let endpoints: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) RETURNING endpoint_id",
     )
-    .bind(json)
-    .execute(pool)
+    .bind(json_list(ids)?)
+    .fetch_all(&mut *tx)
     .await?;
+    for ep in endpoints.into_iter().collect::<HashSet<_>>() {
+        refresh_due(&mut tx, &ep).await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -144,7 +208,9 @@ pub async fn record(
 ) -> Result<Vec<EndpointChange>> {
     let mut tx = pool.begin().await?;
     let mut changes = Vec::new();
+    let mut touched = HashSet::new();
     for o in outcomes {
+        touched.insert(o.endpoint_id.as_str());
         let a = &o.attempt;
         sqlx::query(
             "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
@@ -229,6 +295,9 @@ pub async fn record(
                 });
             }
         }
+    }
+    for ep in touched {
+        refresh_due(&mut tx, ep).await?;
     }
     tx.commit().await?;
     Ok(changes)
