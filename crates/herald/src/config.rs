@@ -50,6 +50,8 @@ pub struct Config {
     pub sqlite_synchronous_full: bool,
     /// How often retention runs (extension; the contract asks for at least once a minute).
     pub sweep_interval: Duration,
+    /// PostgreSQL connection pool size per process (extension).
+    pub database_max_connections: u32,
 }
 
 /// Every key the file and the environment accept.
@@ -75,6 +77,7 @@ pub const KEYS: &[&str] = &[
     "public_url",
     "sqlite_synchronous_full",
     "sweep_interval",
+    "database_max_connections",
 ];
 
 impl Default for Config {
@@ -105,6 +108,7 @@ impl Default for Config {
             public_url: None,
             sqlite_synchronous_full: false,
             sweep_interval: Duration::from_secs(30),
+            database_max_connections: 16,
         }
     }
 }
@@ -236,6 +240,11 @@ impl Config {
                     return Err(bad("must be at most 1m".into()));
                 }
                 self.sweep_interval = d
+            }
+            "database_max_connections" => {
+                let n = parse_positive(v).map_err(&bad)?;
+                self.database_max_connections =
+                    u32::try_from(n).map_err(|_| bad("too large".into()))?
             }
             "max_event_bytes" => self.max_event_bytes = parse_positive(v).map_err(bad)?,
             "max_batch_bytes" => self.max_batch_bytes = parse_positive(v).map_err(bad)?,

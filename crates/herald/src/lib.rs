@@ -75,10 +75,13 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
 /// Opens the store for `cfg`.
 pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(url) = &cfg.database_url {
-        anyhow::bail!(
-            "database_url {url:?}: the PostgreSQL backend is not available in this build yet; \
-             omit --database-url to use the embedded SQLite store"
-        );
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            anyhow::bail!("database_url must be a postgres:// URL");
+        }
+        let store = store::postgres::PgStore::open(url, cfg.database_max_connections)
+            .await
+            .context("opening the PostgreSQL store")?;
+        return Ok(Arc::new(store));
     }
     let store = store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full)
         .await

@@ -98,6 +98,7 @@ CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, seq);
 CREATE INDEX deliveries_pending_endpoint ON deliveries (endpoint_id, seq) WHERE status = 'pending';
 CREATE INDEX deliveries_event ON deliveries (event_id);
 CREATE INDEX deliveries_app ON deliveries (app_id, seq);
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE lease_until IS NOT NULL;
 
 CREATE TABLE attempts (
     seq           INTEGER PRIMARY KEY,

@@ -7,6 +7,7 @@
 //! about `2 × max_concurrency` jobs, whatever the number of pending deliveries.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,13 +76,17 @@ impl Slot {
         }
     }
 
-    /// Follows the endpoint's current settings (from the latest claimed job).
-    fn configure(&mut self, job: &Job) {
-        self.max_in_flight = job.endpoint.max_in_flight.max(1) as usize;
-        match (job.endpoint.rate_limit, &mut self.bucket) {
+    /// Follows the endpoint's current settings (from the latest claimed job). With several
+    /// processes on one store, each takes its share of the endpoint's limits.
+    fn configure(&mut self, job: &Job, nodes: i64) {
+        let nodes = nodes.max(1);
+        self.max_in_flight =
+            (job.endpoint.max_in_flight.max(1) + nodes - 1) as usize / nodes as usize;
+        let rate = job.endpoint.rate_limit.map(|r| r as f64 / nodes as f64);
+        match (rate, &mut self.bucket) {
             (None, b) => *b = None,
-            (Some(r), Some(b)) if (b.rate - r as f64).abs() < f64::EPSILON => {}
-            (Some(r), b) => *b = Some(TokenBucket::new(r as f64)),
+            (Some(r), Some(b)) if (b.rate - r).abs() < f64::EPSILON => {}
+            (Some(r), b) => *b = Some(TokenBucket::new(r)),
         }
     }
 
@@ -110,6 +115,8 @@ pub struct Dispatcher {
     slots: HashMap<String, Slot>,
     in_flight: usize,
     queued: usize,
+    /// Live processes sharing the store (limits are split between them).
+    nodes: Arc<AtomicI64>,
 }
 
 impl Dispatcher {
@@ -121,6 +128,7 @@ impl Dispatcher {
         changes: mpsc::UnboundedReceiver<String>,
         finished: mpsc::UnboundedSender<Finished>,
         recorded: mpsc::UnboundedReceiver<Recorded>,
+        nodes: Arc<AtomicI64>,
     ) -> Self {
         Dispatcher {
             store,
@@ -133,12 +141,12 @@ impl Dispatcher {
             slots: HashMap::new(),
             in_flight: 0,
             queued: 0,
+            nodes,
         }
     }
 
     pub async fn run(mut self, shutdown: CancellationToken) {
-        // This process is the store's only user (SQLite): leases left by a crash are void.
-        if let Err(e) = self.store.release_all_leases().await {
+        if let Err(e) = self.store.recover_after_restart(now_ms()).await {
             tracing::error!(error = %e, "could not release old leases");
         }
         while !shutdown.is_cancelled() {
@@ -234,12 +242,13 @@ impl Dispatcher {
         {
             Ok(jobs) => {
                 let full = jobs.len() == room;
+                let nodes = self.nodes.load(Ordering::Relaxed);
                 for job in jobs {
                     let slot = self
                         .slots
                         .entry(job.endpoint.id.clone())
                         .or_insert_with(Slot::new);
-                    slot.configure(&job);
+                    slot.configure(&job, nodes);
                     slot.queue.push_back((job, lease_until));
                     self.queued += 1;
                 }

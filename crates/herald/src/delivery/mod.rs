@@ -14,7 +14,9 @@ pub mod request;
 pub mod retry;
 pub mod ssrf;
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
@@ -61,6 +63,13 @@ pub fn start(
         allowed: config.allowed_target_cidrs.clone(),
     };
     let sender = attempt::Sender::new(policy, config.connect_timeout, config.attempt_timeout);
+    let nodes = Arc::new(AtomicI64::new(1));
+    tokio::spawn(maintain(
+        store.clone(),
+        wake.clone(),
+        nodes.clone(),
+        shutdown.clone(),
+    ));
     let (finished_tx, finished_rx) = mpsc::unbounded_channel();
     let (recorded_tx, recorded_rx) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(recorder::run(
@@ -78,6 +87,7 @@ pub fn start(
         changes_rx,
         finished_tx,
         recorded_rx,
+        nodes,
     );
     let task = tokio::spawn(async move {
         dispatcher.run(shutdown).await;
@@ -85,4 +95,41 @@ pub fn start(
         let _ = recorder.await;
     });
     (handle, task)
+}
+
+/// How often a process beats, and reaps leases of dead processes.
+const MAINTAIN_EVERY: Duration = Duration::from_secs(3);
+
+/// Cross-process upkeep: subscribe to wake-ups, beat (so limits can be shared by the live
+/// processes), and release expired leases so that a dead process's work is taken over.
+async fn maintain(
+    store: Arc<dyn Store>,
+    wake: Arc<Notify>,
+    nodes: Arc<AtomicI64>,
+    shutdown: CancellationToken,
+) {
+    if let Err(e) = store.listen(wake.clone()).await {
+        tracing::warn!(error = %e, "cannot listen for wake-ups; relying on polling");
+    }
+    let node = crate::ids::new_id(crate::ids::Kind::Key).replacen("key_", "node_", 1);
+    let mut tick = tokio::time::interval(MAINTAIN_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let now = crate::timefmt::now_ms();
+        match store.heartbeat(&node, now).await {
+            Ok(n) => nodes.store(n.max(1), Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+        match store.reap_expired_leases(now).await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(released = n, "released expired leases");
+                wake.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "reaping expired leases failed"),
+        }
+    }
 }

@@ -4,6 +4,8 @@
 //! Models here are what the store returns; the wire shapes live in `api::wire`.
 
 mod model;
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -23,7 +25,28 @@ pub enum StoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error(transparent)]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            // The database is away (down, restarting, connections cut): callers answer 503
+            // and the engine retries, instead of treating it as a fault of the request.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
+            sqlx::Error::Database(ref db)
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                StoreError::Unavailable(e.to_string())
+            }
+            other => StoreError::Database(other),
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -113,8 +136,15 @@ pub trait Store: Send + Sync + 'static {
     async fn recover_endpoint(&self, endpoint_id: &str, since_ms: i64, now: i64) -> Result<u64>;
 
     // --- the delivery queue ---------------------------------------------------------
-    /// Clears every lease (a single-process store after a restart).
-    async fn release_all_leases(&self) -> Result<()>;
+    /// Makes leases left by a dead process claimable again, at start. A single-process
+    /// store clears every lease; a shared one only the expired ones.
+    async fn recover_after_restart(&self, now: i64) -> Result<()>;
+    /// Clears expired leases (their process died); returns how many.
+    async fn reap_expired_leases(&self, now: i64) -> Result<u64>;
+    /// Records this process as alive; returns how many processes share the store.
+    async fn heartbeat(&self, node: &str, now: i64) -> Result<i64>;
+    /// Wakes `wake` whenever another process makes work due (no-op for a single process).
+    async fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()>;
     /// Claims up to `limit` due deliveries (at most `per_endpoint` of one endpoint),
     /// leasing them until `lease_until`, skipping the endpoints in `skip` and respecting
     /// `ordered` endpoints.

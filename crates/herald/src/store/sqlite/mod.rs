@@ -199,8 +199,18 @@ impl Store for SqliteStore {
         deliveries::recover(&self.write, endpoint_id, since_ms, now).await
     }
 
-    async fn release_all_leases(&self) -> Result<()> {
+    async fn recover_after_restart(&self, _now: i64) -> Result<()> {
+        // The lock file guarantees no other process: every lease is stale.
         queue::release_all(&self.write).await
+    }
+    async fn reap_expired_leases(&self, now: i64) -> Result<u64> {
+        queue::reap(&self.write, now).await
+    }
+    async fn heartbeat(&self, _node: &str, _now: i64) -> Result<i64> {
+        Ok(1)
+    }
+    async fn listen(&self, _wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()> {
+        Ok(())
     }
     async fn claim_due(
         &self,
@@ -243,7 +253,7 @@ fn conflict_on_unique(e: sqlx::Error, message: &str) -> StoreError {
             };
         }
     }
-    StoreError::Database(e)
+    StoreError::from(e)
 }
 
 /// Appends the cursor condition, order and limit (one extra row, to learn whether another
@@ -266,7 +276,7 @@ fn push_page(qb: &mut sqlx::QueryBuilder<'_, sqlx::Sqlite>, page: &PageReq) {
 }
 
 /// Trims the extra row fetched by [`push_page`].
-fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
+pub(crate) fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
     let more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next = if more {

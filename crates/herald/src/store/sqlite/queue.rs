@@ -46,6 +46,23 @@ pub async fn release_all(pool: &SqlitePool) -> Result<()> {
     Ok(())
 }
 
+pub async fn reap(pool: &SqlitePool, now: i64) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let endpoints: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE lease_until IS NOT NULL AND lease_until < ? AND status = 'pending' RETURNING endpoint_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let n = endpoints.len() as u64;
+    for ep in endpoints.into_iter().collect::<HashSet<_>>() {
+        refresh_due(&mut tx, &ep).await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
 pub async fn claim(
     pool: &SqlitePool,
     now: i64,

@@ -1,0 +1,85 @@
+//! Application rows.
+
+use sqlx::{PgPool, QueryBuilder};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+pub async fn insert(pool: &PgPool, a: &App) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO apps (id, uid, name, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&a.id)
+    .bind(&a.uid)
+    .bind(&a.name)
+    .bind(a.metadata.to_string())
+    .bind(a.created_at)
+    .bind(a.updated_at)
+    .execute(pool)
+    .await
+    .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, id_or_uid: &str) -> Result<Option<App>> {
+    let row =
+        sqlx::query("SELECT * FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1")
+            .bind(id_or_uid)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|r| rows::app(&r).map(|(_, a)| a)).transpose()
+}
+
+pub async fn list(pool: &PgPool, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM apps WHERE 1=1");
+    if let Some(id) = only {
+        qb.push(" AND id = ").push_bind(id.to_string());
+    }
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::app)?, page.limit))
+}
+
+pub async fn update(pool: &PgPool, a: &App) -> Result<()> {
+    sqlx::query(
+        "UPDATE apps SET uid = $1, name = $2, metadata = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(&a.uid)
+    .bind(&a.name)
+    .bind(a.metadata.to_string())
+    .bind(a.updated_at)
+    .bind(&a.id)
+    .execute(pool)
+    .await
+    .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
+    Ok(())
+}
+
+pub async fn delete(pool: &PgPool, id: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL
+         WHERE app_id = $1 AND status = 'pending'",
+    )
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("DELETE FROM endpoints WHERE app_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM api_keys WHERE app_id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let n = sqlx::query("DELETE FROM apps WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("application"));
+    }
+    tx.commit().await?;
+    Ok(())
+}

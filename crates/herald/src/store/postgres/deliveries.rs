@@ -1,0 +1,90 @@
+//! Delivery and attempt reads, manual retry and endpoint recovery.
+
+use sqlx::{PgPool, QueryBuilder};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
+    let row = sqlx::query("SELECT * FROM deliveries WHERE id = $1 AND app_id = $2")
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::delivery(&r).map(|(_, d)| d)).transpose()
+}
+
+pub async fn of_event(pool: &PgPool, event_id: &str) -> Result<Vec<Delivery>> {
+    let r = sqlx::query("SELECT * FROM deliveries WHERE event_id = $1 ORDER BY seq")
+        .bind(event_id)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows::all(r, rows::delivery)?
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect())
+}
+
+pub async fn list(
+    pool: &PgPool,
+    app_id: &str,
+    f: &DeliveryFilter,
+    page: PageReq,
+) -> Result<Page<Delivery>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM deliveries WHERE app_id = ");
+    qb.push_bind(app_id.to_string());
+    if let Some(v) = &f.endpoint_id {
+        qb.push(" AND endpoint_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.event_id {
+        qb.push(" AND event_id = ").push_bind(v.clone());
+    }
+    if let Some(v) = &f.status {
+        qb.push(" AND status = ").push_bind(v.clone());
+    }
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::delivery)?, page.limit))
+}
+
+pub async fn attempts(pool: &PgPool, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM attempts WHERE delivery_id = ");
+    qb.push_bind(delivery_id.to_string());
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::attempt)?, page.limit))
+}
+
+pub async fn retry(pool: &PgPool, id: &str, now: i64) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let endpoint: Option<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2
+         RETURNING endpoint_id",
+    )
+    .bind(now)
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(ep) = endpoint {
+        super::queue::refresh_due(&mut tx, &ep).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn recover(pool: &PgPool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
+         WHERE endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",
+    )
+    .bind(now)
+    .bind(endpoint_id)
+    .bind(since)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    super::queue::refresh_due(&mut tx, endpoint_id).await?;
+    tx.commit().await?;
+    Ok(n)
+}

@@ -1,0 +1,188 @@
+//! Endpoint rows. Leaving `active` (disable, auto-disable, delete) cancels the endpoint's
+//! pending deliveries in the same transaction, so nothing is attempted afterwards.
+
+use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+const COLUMNS: &str =
+    "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
+    max_in_flight, headers, format, ordered, metadata, signature_scheme, secret, prev_secret,
+    prev_secret_until, first_failure_at, created_at, updated_at";
+
+fn event_types_json(ep: &Endpoint) -> Option<String> {
+    ep.event_types
+        .as_ref()
+        .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
+}
+
+pub async fn insert(pool: &PgPool, ep: &Endpoint) -> Result<()> {
+    sqlx::query(&format!(
+        "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+    ))
+    .bind(&ep.id)
+    .bind(&ep.app_id)
+    .bind(&ep.url)
+    .bind(&ep.description)
+    .bind(event_types_json(ep))
+    .bind(ep.status.as_str())
+    .bind(&ep.disabled_reason)
+    .bind(ep.rate_limit)
+    .bind(ep.max_in_flight)
+    .bind(serde_json::Value::Object(ep.headers.clone()).to_string())
+    .bind(ep.format.as_str())
+    .bind(ep.ordered)
+    .bind(ep.metadata.to_string())
+    .bind(ep.signature_scheme.as_str())
+    .bind(&ep.secret)
+    .bind(&ep.prev_secret)
+    .bind(ep.prev_secret_until)
+    .bind(ep.first_failure_at)
+    .bind(ep.created_at)
+    .bind(ep.updated_at)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+    let row = sqlx::query("SELECT * FROM endpoints WHERE id = $1 AND app_id = $2")
+        .bind(id)
+        .bind(app_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::endpoint(&r, "").map(|(_, e)| e))
+        .transpose()
+}
+
+pub async fn list(pool: &PgPool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM endpoints WHERE app_id = ");
+    qb.push_bind(app_id.to_string());
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(
+        rows::all(r, |r| rows::endpoint(r, ""))?,
+        page.limit,
+    ))
+}
+
+pub async fn active(pool: &PgPool, app_id: &str) -> Result<Vec<Endpoint>> {
+    let r =
+        sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
+            .bind(app_id)
+            .fetch_all(pool)
+            .await?;
+    Ok(rows::all(r, |r| rows::endpoint(r, ""))?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+pub async fn update(pool: &PgPool, ep: &Endpoint) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query(
+        "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
+            rate_limit = $6, max_in_flight = $7, headers = $8, format = $9, ordered = $10, metadata = $11,
+            secret = $12, prev_secret = $13, prev_secret_until = $14, first_failure_at = $15, updated_at = $16
+         WHERE id = $17 AND app_id = $18",
+    )
+    .bind(&ep.url)
+    .bind(&ep.description)
+    .bind(event_types_json(ep))
+    .bind(ep.status.as_str())
+    .bind(&ep.disabled_reason)
+    .bind(ep.rate_limit)
+    .bind(ep.max_in_flight)
+    .bind(serde_json::Value::Object(ep.headers.clone()).to_string())
+    .bind(ep.format.as_str())
+    .bind(ep.ordered)
+    .bind(ep.metadata.to_string())
+    .bind(&ep.secret)
+    .bind(&ep.prev_secret)
+    .bind(ep.prev_secret_until)
+    .bind(ep.first_failure_at)
+    .bind(ep.updated_at)
+    .bind(&ep.id)
+    .bind(&ep.app_id)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("endpoint"));
+    }
+    if ep.status == EndpointStatus::Active {
+        super::queue::refresh_due(&mut tx, &ep.id).await?; // `ordered` may have changed
+    } else {
+        cancel_pending(&mut tx, &ep.id).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &PgPool, app_id: &str, id: &str) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let n = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
+        .bind(id)
+        .bind(app_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("endpoint"));
+    }
+    cancel_pending(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Cancels every pending delivery of the endpoint; returns how many.
+pub async fn cancel_pending(tx: &mut Transaction<'_, Postgres>, endpoint_id: &str) -> Result<u64> {
+    let n = sqlx::query(
+        "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL
+         WHERE endpoint_id = $1 AND status = 'pending'",
+    )
+    .bind(endpoint_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query("UPDATE endpoints SET next_due_at = NULL WHERE id = $1")
+        .bind(endpoint_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(n)
+}
+
+pub async fn stats(pool: &PgPool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {
+    let counts: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 GROUP BY status",
+    )
+    .bind(endpoint_id)
+    .bind(since)
+    .fetch_all(pool)
+    .await?;
+    let mut s = EndpointStats::default();
+    for (status, n) in counts {
+        match status.as_str() {
+            "pending" => s.pending = n,
+            "succeeded" => s.succeeded = n,
+            "failed" => s.failed = n,
+            "cancelled" => s.cancelled = n,
+            _ => {}
+        }
+    }
+    let last: Option<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT a.started_at, a.status_code, a.error_kind FROM attempts a
+         JOIN deliveries d ON d.id = a.delivery_id
+         WHERE d.endpoint_id = $1 ORDER BY a.seq DESC LIMIT 1",
+    )
+    .bind(endpoint_id)
+    .fetch_optional(pool)
+    .await?;
+    if let Some((at, code, kind)) = last {
+        s.last_attempt_at = Some(at);
+        s.last_status_code = code;
+        s.last_error_kind = kind;
+    }
+    Ok(s)
+}

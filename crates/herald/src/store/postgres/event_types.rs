@@ -1,0 +1,66 @@
+//! Event type rows.
+
+use sqlx::{PgPool, QueryBuilder};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+pub async fn insert(pool: &PgPool, t: &EventType) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO event_types (id, name, description, schema, archived, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&t.id)
+    .bind(&t.name)
+    .bind(&t.description)
+    .bind(t.schema.as_ref().map(|s| s.to_string()))
+    .bind(t.archived)
+    .bind(t.created_at)
+    .bind(t.updated_at)
+    .execute(pool)
+    .await
+    .map_err(|e| super::conflict_on_unique(e, "an event type with this name already exists"))?;
+    Ok(())
+}
+
+pub async fn get(pool: &PgPool, name: &str) -> Result<Option<EventType>> {
+    let row = sqlx::query("SELECT * FROM event_types WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::event_type(&r).map(|(_, t)| t))
+        .transpose()
+}
+
+pub async fn list(pool: &PgPool, page: PageReq) -> Result<Page<EventType>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM event_types WHERE 1=1");
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::event_type)?, page.limit))
+}
+
+pub async fn update(pool: &PgPool, t: &EventType) -> Result<()> {
+    sqlx::query(
+        "UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5",
+    )
+    .bind(&t.description)
+    .bind(t.schema.as_ref().map(|s| s.to_string()))
+    .bind(t.archived)
+    .bind(t.updated_at)
+    .bind(&t.name)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(pool: &PgPool, name: &str) -> Result<()> {
+    let n = sqlx::query("DELETE FROM event_types WHERE name = $1")
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("event type"));
+    }
+    Ok(())
+}

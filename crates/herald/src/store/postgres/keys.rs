@@ -1,0 +1,59 @@
+//! API key rows.
+
+use sqlx::{PgPool, QueryBuilder};
+
+use super::{finish_page, push_page, rows};
+use crate::store::*;
+
+pub async fn count(pool: &PgPool) -> Result<i64> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+        .fetch_one(pool)
+        .await?)
+}
+
+pub async fn insert(pool: &PgPool, k: &ApiKey) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO api_keys (id, name, scope, app_id, key_hash, read_only, expires_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&k.id)
+    .bind(&k.name)
+    .bind(k.scope.as_str())
+    .bind(&k.app_id)
+    .bind(&k.key_hash)
+    .bind(k.read_only)
+    .bind(k.expires_at)
+    .bind(k.created_at)
+    .execute(pool)
+    .await
+    .map_err(|e| super::conflict_on_unique(e, "key already exists"))?;
+    Ok(())
+}
+
+pub async fn by_hash(pool: &PgPool, hash: &str) -> Result<Option<ApiKey>> {
+    let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
+        .bind(hash)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| rows::key(&r).map(|(_, k)| k)).transpose()
+}
+
+pub async fn list(pool: &PgPool, page: PageReq) -> Result<Page<ApiKey>> {
+    // Portal sessions are keys internally but not listed as such.
+    let mut qb = QueryBuilder::new("SELECT * FROM api_keys WHERE scope != 'portal'");
+    push_page(&mut qb, &page);
+    let r = qb.build().fetch_all(pool).await?;
+    Ok(finish_page(rows::all(r, rows::key)?, page.limit))
+}
+
+pub async fn delete(pool: &PgPool, id: &str) -> Result<()> {
+    let n = sqlx::query("DELETE FROM api_keys WHERE id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    if n == 0 {
+        return Err(StoreError::NotFound("key"));
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! The delivery queue on PostgreSQL, shared by several nodes.
+//!
+//! Claiming locks the candidate endpoint rows with `FOR UPDATE SKIP LOCKED`, so one node at a
+//! time claims for an endpoint (which also keeps `ordered` endpoints strictly ordered across
+//! nodes), and leases the chosen deliveries. A node that dies leaves leases behind; every node
+//! reaps expired leases periodically, so another node takes the work over. Committed changes
+//! that make work due send `NOTIFY herald_due`, which wakes every node's dispatcher.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::{PgConnection, PgPool, Row};
+
+use super::rows;
+use crate::store::*;
+
+/// The channel of `LISTEN`/`NOTIFY` wake-ups.
+pub const CHANNEL: &str = "herald_due";
+
+const DUE_EXPR: &str = "CASE WHEN ordered THEN
+       (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
+         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
+     ELSE
+       (SELECT d.next_attempt_at FROM deliveries d
+         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' AND d.lease_until IS NULL
+         ORDER BY d.next_attempt_at LIMIT 1)
+     END";
+
+/// Recomputes `endpoints.next_due_at` for one endpoint (see the SQLite twin).
+pub async fn refresh_due(conn: &mut PgConnection, endpoint_id: &str) -> Result<()> {
+    sqlx::query(&format!(
+        "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = $1"
+    ))
+    .bind(endpoint_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Wakes every node's dispatcher once the transaction commits.
+pub async fn notify(conn: &mut PgConnection) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')")
+        .bind(CHANNEL)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Releases leases that expired (their node died) and makes their endpoints due again.
+pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let endpoints: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = NULL
+         WHERE lease_until IS NOT NULL AND lease_until < $1 AND status = 'pending' RETURNING endpoint_id",
+    )
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    let n = endpoints.len() as u64;
+    let unique: HashSet<String> = endpoints.into_iter().collect();
+    for ep in &unique {
+        refresh_due(&mut tx, ep).await?;
+    }
+    if n > 0 {
+        notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+pub async fn claim(
+    pool: &PgPool,
+    now: i64,
+    lease_until: i64,
+    limit: i64,
+    per_endpoint: i64,
+    skip: &HashSet<String>,
+) -> Result<Vec<Job>> {
+    let skip: Vec<String> = skip.iter().cloned().collect();
+    let mut tx = pool.begin().await?;
+    let candidates: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT id, ordered FROM endpoints
+         WHERE next_due_at <= $1 AND status = 'active' AND NOT (id = ANY($2))
+         ORDER BY next_due_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(now)
+    .bind(&skip)
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut seqs: Vec<i64> = Vec::new();
+    for (endpoint_id, ordered) in &candidates {
+        let room = (limit - seqs.len() as i64).min(per_endpoint);
+        if room <= 0 {
+            break;
+        }
+        let picked: Vec<i64> = if *ordered {
+            sqlx::query_scalar(
+                "SELECT seq FROM (SELECT seq, next_attempt_at, lease_until FROM deliveries
+                   WHERE endpoint_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1) head
+                 WHERE next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)",
+            )
+            .bind(endpoint_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?
+        } else {
+            sqlx::query_scalar(
+                "SELECT seq FROM deliveries
+                 WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at <= $2
+                   AND (lease_until IS NULL OR lease_until < $2)
+                 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED",
+            )
+            .bind(endpoint_id)
+            .bind(now)
+            .bind(room)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        if !picked.is_empty() {
+            sqlx::query("UPDATE deliveries SET lease_until = $1 WHERE seq = ANY($2)")
+                .bind(lease_until)
+                .bind(&picked)
+                .execute(&mut *tx)
+                .await?;
+        }
+        refresh_due(&mut tx, endpoint_id).await?;
+        seqs.extend(picked);
+    }
+    if seqs.is_empty() {
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
+    let claimed = sqlx::query(
+        "SELECT id, app_id, event_id, endpoint_id, attempts, next_attempt_at, seq FROM deliveries
+         WHERE seq = ANY($1) ORDER BY seq",
+    )
+    .bind(&seqs)
+    .fetch_all(&mut *tx)
+    .await?;
+    let event_ids: Vec<String> = claimed
+        .iter()
+        .map(|r| r.get::<String, _>("event_id"))
+        .collect();
+    let endpoint_ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
+    let event_rows = sqlx::query("SELECT * FROM events WHERE id = ANY($1)")
+        .bind(&event_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let events: HashMap<String, Event> = rows::all(event_rows, rows::event)?
+        .into_iter()
+        .map(|(_, e)| (e.id.clone(), e))
+        .collect();
+    let ep_rows = sqlx::query("SELECT * FROM endpoints WHERE id = ANY($1)")
+        .bind(&endpoint_ids)
+        .fetch_all(&mut *tx)
+        .await?;
+    let endpoints: HashMap<String, Endpoint> = rows::all(ep_rows, |r| rows::endpoint(r, ""))?
+        .into_iter()
+        .map(|(_, e)| (e.id.clone(), e))
+        .collect();
+    tx.commit().await?;
+
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for r in claimed {
+        let event_id: String = r.try_get("event_id")?;
+        let endpoint_id: String = r.try_get("endpoint_id")?;
+        let (Some(ev), Some(ep)) = (events.get(&event_id), endpoints.get(&endpoint_id)) else {
+            continue;
+        };
+        jobs.push(Job {
+            delivery_id: r.try_get("id")?,
+            attempts: r.try_get("attempts")?,
+            app_id: r.try_get("app_id")?,
+            event_id,
+            event_type: ev.event_type.clone(),
+            payload: ev.payload.clone(),
+            source: ev.source.clone(),
+            subject: ev.subject.clone(),
+            event_created_at: ev.created_at,
+            due_at: r.try_get::<Option<i64>, _>("next_attempt_at")?.unwrap_or(0),
+            endpoint: ep.clone(),
+        });
+    }
+    Ok(jobs)
+}
+
+pub async fn next_due_at(pool: &PgPool) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub async fn count_pending(pool: &PgPool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub async fn release(pool: &PgPool, ids: &[String]) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    let endpoints: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = NULL WHERE id = ANY($1) RETURNING endpoint_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    for ep in endpoints.into_iter().collect::<HashSet<_>>() {
+        refresh_due(&mut tx, &ep).await?;
+    }
+    notify(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn record(pool: &PgPool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+    let mut tx = pool.begin().await?;
+    let mut changes = Vec::new();
+    let mut touched = HashSet::new();
+    for o in outcomes {
+        touched.insert(o.endpoint_id.as_str());
+        let a = &o.attempt;
+        sqlx::query(
+            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
+                response_body, error_kind, error_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&a.id)
+        .bind(&a.delivery_id)
+        .bind(a.number)
+        .bind(a.started_at)
+        .bind(a.duration_ms)
+        .bind(a.status_code)
+        .bind(&a.response_body)
+        .bind(&a.error_kind)
+        .bind(&a.error_message)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_at) = match o.next {
+            NextStep::Succeeded => ("succeeded", None),
+            NextStep::RetryAt(t) => ("pending", Some(t)),
+            NextStep::Failed | NextStep::Gone => ("failed", None),
+        };
+        sqlx::query(
+            "UPDATE deliveries SET
+                status = CASE WHEN status = 'cancelled' AND $1 != 'succeeded' THEN 'cancelled' ELSE $1 END,
+                next_attempt_at = CASE WHEN status = 'cancelled' AND $1 != 'succeeded' THEN NULL ELSE $2 END,
+                attempts = attempts + 1, last_attempt_at = $3, last_status_code = $4, lease_until = NULL
+             WHERE id = $5",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(a.started_at)
+        .bind(a.status_code)
+        .bind(&a.delivery_id)
+        .execute(&mut *tx)
+        .await?;
+        let disable_reason = match o.next {
+            NextStep::Succeeded => {
+                sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = $1 AND first_failure_at IS NOT NULL")
+                    .bind(&o.endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+                None
+            }
+            NextStep::Gone => Some("gone: the endpoint answered 410".to_string()),
+            NextStep::RetryAt(_) | NextStep::Failed => {
+                let first: Option<Option<i64>> = sqlx::query_scalar(
+                    "UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, $1)
+                     WHERE id = $2 RETURNING first_failure_at",
+                )
+                .bind(o.now)
+                .bind(&o.endpoint_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                match first.flatten() {
+                    Some(f) if o.now - f > o.auto_disable_after_ms => Some(format!(
+                        "failing: every attempt failed for over {} s",
+                        o.auto_disable_after_ms / 1000
+                    )),
+                    _ => None,
+                }
+            }
+        };
+        if let Some(reason) = disable_reason {
+            let n = sqlx::query(
+                "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = $1, updated_at = $2
+                 WHERE id = $3 AND status = 'active'",
+            )
+            .bind(&reason)
+            .bind(o.now)
+            .bind(&o.endpoint_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n > 0 {
+                let cancelled = super::endpoints::cancel_pending(&mut tx, &o.endpoint_id).await?;
+                changes.push(EndpointChange {
+                    endpoint_id: o.endpoint_id.clone(),
+                    cancelled,
+                });
+            }
+        }
+    }
+    for ep in touched {
+        refresh_due(&mut tx, ep).await?;
+    }
+    notify(&mut tx).await?;
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// Records this node's heartbeat; returns how many nodes beat within `window_ms`.
+pub async fn heartbeat(pool: &PgPool, node: &str, now: i64, window_ms: i64) -> Result<i64> {
+    sqlx::query(
+        "INSERT INTO nodes (id, heartbeat_at) VALUES ($1, $2)
+         ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+    )
+    .bind(node)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    sqlx::query("DELETE FROM nodes WHERE heartbeat_at < $1")
+        .bind(now - 10 * window_ms)
+        .execute(pool)
+        .await?;
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE heartbeat_at >= $1")
+            .bind(now - window_ms)
+            .fetch_one(pool)
+            .await?,
+    )
+}
