@@ -27,7 +27,7 @@ const CLAIM_PER_ENDPOINT: i64 = 32;
 /// Longest sleep without looking at the store (a safety net; wake-ups do the real work).
 const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How long a claim lease outlives the attempt timeout.
-const LEASE_MARGIN_MS: i64 = 60_000;
+const LEASE_MARGIN_MS: i64 = 15_000;
 
 struct TokenBucket {
     rate: f64,

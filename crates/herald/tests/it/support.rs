@@ -17,6 +17,71 @@ use tokio::sync::Notify;
 
 pub const ADMIN_KEY: &str = "hrd_testAdminKey0123456789abcdefghijklmnopqrstu";
 
+/// The store the tests run against: SQLite unless `HERALD_TEST_BACKEND=postgres`; then each
+/// server gets a fresh database on `HERALD_TEST_PG_URL` (default: the local server), dropped
+/// afterwards.
+pub fn postgres() -> bool {
+    std::env::var("HERALD_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+fn pg_base() -> String {
+    std::env::var("HERALD_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+/// A fresh, empty PostgreSQL database, dropped when this value is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> TestDatabase {
+        let name = format!(
+            "herald_test_{}",
+            ulid::Ulid::new().to_string().to_lowercase()
+        );
+        let base = pg_base();
+        let status = Command::new("psql")
+            .arg(format!("{base}/postgres"))
+            .args(["-qc", &format!("CREATE DATABASE {name}")])
+            .status()
+            .expect("running psql");
+        assert!(status.success(), "CREATE DATABASE {name} failed");
+        TestDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+
+    /// Runs one SQL statement; returns psql's unaligned output.
+    pub fn sql(&self, statement: &str) -> String {
+        let out = Command::new("psql")
+            .arg(&self.url)
+            .args(["-Atqc", statement])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(format!("{}/postgres", pg_base()))
+            .args([
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .status();
+    }
+}
+
 pub fn free_port() -> u16 {
     StdListener::bind("127.0.0.1:0")
         .unwrap()
@@ -35,6 +100,7 @@ pub struct Herald {
     args: Vec<String>,
     pub http: reqwest::Client,
     pub stdout_path: PathBuf,
+    pub db: Option<Arc<TestDatabase>>,
 }
 
 impl Herald {
@@ -45,6 +111,16 @@ impl Herald {
     }
 
     pub async fn start_with(env: &[(&str, &str)], args: &[&str]) -> Herald {
+        let db = postgres().then(|| Arc::new(TestDatabase::create()));
+        Self::start_on(env, args, db).await
+    }
+
+    /// Starts a server on `db` (PostgreSQL) or, with `None`, on its own SQLite directory.
+    pub async fn start_on(
+        env: &[(&str, &str)],
+        args: &[&str],
+        db: Option<Arc<TestDatabase>>,
+    ) -> Herald {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
         let mut h = Herald {
@@ -62,6 +138,7 @@ impl Herald {
                 .build()
                 .unwrap(),
             stdout_path: PathBuf::new(),
+            db,
         };
         h.spawn().await;
         h
@@ -86,6 +163,9 @@ impl Herald {
             .arg("--data-dir")
             .arg(self.data_dir())
             .args(&self.args);
+        if let Some(db) = &self.db {
+            cmd.arg("--database-url").arg(&db.url);
+        }
         for (k, _) in std::env::vars() {
             if k.starts_with("HERALD_") {
                 cmd.env_remove(k);
