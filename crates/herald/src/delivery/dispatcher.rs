@@ -119,25 +119,34 @@ pub struct Dispatcher {
     nodes: Arc<AtomicI64>,
 }
 
+/// How the dispatcher hears from the rest of the engine.
+pub struct Links {
+    /// New work may be due.
+    pub wake: Arc<Notify>,
+    /// Endpoints whose queued jobs must be dropped.
+    pub changes: mpsc::UnboundedReceiver<String>,
+    /// Finished attempts, to the recorder.
+    pub finished: mpsc::UnboundedSender<Finished>,
+    /// Recorded outcomes, from the recorder.
+    pub recorded: mpsc::UnboundedReceiver<Recorded>,
+}
+
 impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
         config: Arc<Config>,
         sender: Sender,
-        wake: Arc<Notify>,
-        changes: mpsc::UnboundedReceiver<String>,
-        finished: mpsc::UnboundedSender<Finished>,
-        recorded: mpsc::UnboundedReceiver<Recorded>,
+        links: Links,
         nodes: Arc<AtomicI64>,
     ) -> Self {
         Dispatcher {
             store,
             config,
             sender,
-            wake,
-            changes,
-            finished,
-            recorded,
+            wake: links.wake,
+            changes: links.changes,
+            finished: links.finished,
+            recorded: links.recorded,
             slots: HashMap::new(),
             in_flight: 0,
             queued: 0,

@@ -79,16 +79,13 @@ pub fn start(
         recorded_tx,
         changes_tx,
     ));
-    let dispatcher = dispatcher::Dispatcher::new(
-        store,
-        config,
-        sender,
+    let links = dispatcher::Links {
         wake,
-        changes_rx,
-        finished_tx,
-        recorded_rx,
-        nodes,
-    );
+        changes: changes_rx,
+        finished: finished_tx,
+        recorded: recorded_rx,
+    };
+    let dispatcher = dispatcher::Dispatcher::new(store, config, sender, links, nodes);
     let task = tokio::spawn(async move {
         dispatcher.run(shutdown).await;
         // The dispatcher dropped its sender: the recorder ends after the last outcome.

@@ -59,10 +59,11 @@ pub async fn run(
                     }
                     break;
                 }
-                Err(e) if tries < 5 => {
+                Err(e) if tries < 60 => {
+                    // A database outage: keep the outcomes and try again (about 2 minutes).
                     tries += 1;
                     tracing::warn!(error = %e, "recording outcomes failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * tries)).await;
+                    tokio::time::sleep(Duration::from_millis((200 * tries).min(2000))).await;
                 }
                 Err(e) => {
                     // Leases lapse and the deliveries are attempted again: at-least-once.

@@ -37,16 +37,19 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolClosed
             | sqlx::Error::Io(_)
             | sqlx::Error::Tls(_) => StoreError::Unavailable(e.to_string()),
-            sqlx::Error::Database(ref db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
-            {
+            // Connection exceptions (08), insufficient resources (53), operator intervention
+            // such as a terminated backend or a shutdown (57), and a database that does not
+            // accept connections now (55000) or does not exist (3D000).
+            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| unavailable_code(&c)) => {
                 StoreError::Unavailable(e.to_string())
             }
             other => StoreError::Database(other),
         }
     }
+}
+
+fn unavailable_code(c: &str) -> bool {
+    ["08", "53", "57"].iter().any(|p| c.starts_with(p)) || c == "55000" || c == "3D000"
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

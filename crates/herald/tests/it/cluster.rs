@@ -1,0 +1,198 @@
+//! Several `herald serve` processes on one PostgreSQL database (run with
+//! `HERALD_TEST_BACKEND=postgres`; skipped on SQLite, which is single-process by design).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// Sends `n` events alternately through each node; returns their ids.
+async fn send_alternately(nodes: &[&Herald], app: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    for i in 0..n {
+        let node = nodes[i % nodes.len()];
+        ids.push(
+            node.send(app, "cluster.test", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    ids
+}
+
+/// Waits until every id arrived at `path`; returns (distinct, duplicates).
+async fn wait_all(rx: &Receiver, path: &str, ids: &[String], within: Duration) -> (usize, usize) {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for r in rx.requests(path) {
+            *counts.entry(r.header("webhook-id")).or_default() += 1;
+        }
+        let missing = ids.iter().filter(|id| !counts.contains_key(*id)).count();
+        if missing == 0 {
+            let dups = counts.values().map(|c| c - 1).sum();
+            return (counts.len(), dups);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} events never arrived",
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_deliver_every_event_once() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let env = [("HERALD_ATTEMPT_TIMEOUT", "5s")];
+    let args = ["--allow-private-targets"];
+    let a = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let b = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let c = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let rx = Receiver::start().await;
+    let app = a.app().await;
+    a.endpoint(&app, &rx.url("/c"), json!({})).await;
+    let ids = send_alternately(&[&a, &b, &c], &app, 1000).await;
+    let (distinct, dups) = wait_all(&rx, "/c", &ids, Duration::from_secs(60)).await;
+    eprintln!("three nodes, 1000 events: {distinct} delivered, {dups} duplicates");
+    assert_eq!(distinct, 1000);
+    assert_eq!(
+        dups, 0,
+        "without a crash each delivery is attempted by one node only"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn survivors_take_over_a_killed_node() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let env = [("HERALD_ATTEMPT_TIMEOUT", "2s")];
+    let args = ["--allow-private-targets"];
+    let mut a = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let b = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let c = Herald::start_on(&env, &args, Some(db.clone())).await;
+    let rx = Receiver::start().await;
+    // Slow answers keep deliveries in flight (leased) when the node dies.
+    rx.script(
+        "/k",
+        vec![],
+        Reply::status(200).delayed(Duration::from_millis(20)),
+    );
+    let app = a.app().await;
+    a.endpoint(&app, &rx.url("/k"), json!({"max_in_flight": 8}))
+        .await;
+    let mut ids = send_alternately(&[&a, &b, &c], &app, 500).await;
+    a.kill(); // SIGKILL mid-way: its leases must expire and be taken over
+    ids.extend(send_alternately(&[&b, &c], &app, 500).await);
+    let (distinct, dups) = wait_all(&rx, "/k", &ids, Duration::from_secs(90)).await;
+    eprintln!("three nodes, one SIGKILLed, 1000 events: {distinct} delivered, {dups} duplicates");
+    assert_eq!(distinct, 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ordered_endpoint_stays_ordered_across_nodes() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let args = ["--allow-private-targets"];
+    let a = Herald::start_on(&[], &args, Some(db.clone())).await;
+    let b = Herald::start_on(&[], &args, Some(db.clone())).await;
+    let rx = Receiver::start().await;
+    let app = a.app().await;
+    a.endpoint(&app, &rx.url("/o"), json!({"ordered": true}))
+        .await;
+    let ids = send_alternately(&[&a, &b], &app, 60).await;
+    let got = rx.wait("/o", 60, Duration::from_secs(30)).await;
+    let seen: Vec<String> = got.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(seen, ids);
+    assert_eq!(rx.max_in_flight("/o"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn database_outage_gives_503_and_loses_nothing() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let h = Herald::start_on(&[], &["--allow-private-targets"], Some(db.clone())).await;
+    let rx = Receiver::start().await;
+    let app = h.app().await;
+    h.endpoint(&app, &rx.url("/out"), json!({})).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            h.send(&app, "before", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    // The outage: no new connections, every existing one cut.
+    let admin = TestDatabase {
+        name: String::new(),
+        url: format!("{}/postgres", db.url.rsplit_once('/').unwrap().0),
+    };
+    admin.sql(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS false",
+        db.name
+    ));
+    admin.sql(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{}'",
+        db.name
+    ));
+    let started = Instant::now();
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"during","payload":{}}),
+        )
+        .await;
+    assert_error(s, &v, 503, "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    let ready = h
+        .http
+        .get(format!("{}/readyz", h.url))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(ready, 503);
+    admin.sql(&format!(
+        "ALTER DATABASE {} ALLOW_CONNECTIONS true",
+        db.name
+    ));
+    std::mem::forget(admin); // not a database of its own: nothing to drop
+                             // Herald reconnects by itself.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, v) = h
+            .post(
+                &format!("/v1/apps/{app}/events"),
+                json!({"type":"after","payload":{}}),
+            )
+            .await;
+        if s == 202 {
+            ids.push(v["id"].as_str().unwrap().to_string());
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery: {s} {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (distinct, _) = wait_all(&rx, "/out", &ids, Duration::from_secs(60)).await;
+    assert_eq!(distinct, ids.len());
+}
