@@ -196,3 +196,57 @@ async fn database_outage_gives_503_and_loses_nothing() {
     let (distinct, _) = wait_all(&rx, "/out", &ids, Duration::from_secs(60)).await;
     assert_eq!(distinct, ids.len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idempotency_keys_hold_across_nodes() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let args = ["--allow-private-targets"];
+    let a = Herald::start_on(&[], &args, Some(db.clone())).await;
+    let b = Herald::start_on(&[], &args, Some(db.clone())).await;
+    let app = a.app().await;
+    let body = br#"{"type":"a.b","payload":{"n":1}}"#;
+    for round in 0..10 {
+        let key = format!("k-{round}");
+        let path = format!("/v1/apps/{app}/events");
+        let headers = [("idempotency-key", key.as_str())];
+        let (ra, rb) = tokio::join!(
+            a.raw(&path, body, "application/json", &headers),
+            b.raw(&path, body, "application/json", &headers)
+        );
+        assert_eq!((ra.0, rb.0), (202, 202), "{ra:?} {rb:?}");
+        assert_eq!(
+            ra.1["id"], rb.1["id"],
+            "one event per key, whichever node answers"
+        );
+        assert_ne!(ra.1["replayed"], rb.1["replayed"]);
+    }
+    let (_, events) = a.get(&format!("/v1/apps/{app}/events?limit=250")).await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 10);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_limit_is_shared_by_the_nodes() {
+    if !postgres() {
+        return;
+    }
+    let db = Arc::new(TestDatabase::create());
+    let args = ["--allow-private-targets"];
+    let a = Herald::start_on(&[], &args, Some(db.clone())).await;
+    let b = Herald::start_on(&[], &args, Some(db.clone())).await;
+    tokio::time::sleep(Duration::from_secs(4)).await; // both nodes have beaten
+    let rx = Receiver::start().await;
+    let app = a.app().await;
+    a.endpoint(&app, &rx.url("/rl"), json!({"rate_limit": 4}))
+        .await;
+    send_alternately(&[&a, &b], &app, 16).await;
+    let got = rx.wait("/rl", 16, Duration::from_secs(20)).await;
+    let span = got.last().unwrap().at.duration_since(got[0].at);
+    // 16 at 4/s cluster-wide (2/s per node, a one-second burst each): at least ~3 s.
+    assert!(
+        span >= Duration::from_millis(2800),
+        "16 deliveries at 4/s took only {span:?}"
+    );
+}

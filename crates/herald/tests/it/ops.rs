@@ -168,6 +168,24 @@ async fn portal_sessions_are_app_scoped_read_only_and_expire() {
 }
 
 #[test]
+fn an_unreachable_database_stops_the_server_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "--database-url",
+            &format!("postgres://postgres@127.0.0.1:{}/nothing", free_port()),
+        ])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+}
+
+#[test]
 fn bad_configuration_stops_the_server_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
