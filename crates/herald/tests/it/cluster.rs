@@ -24,8 +24,15 @@ async fn send_alternately(nodes: &[&Herald], app: &str, n: usize) -> Vec<String>
     ids
 }
 
-/// Waits until every id arrived at `path`; returns (distinct, duplicates).
-async fn wait_all(rx: &Receiver, path: &str, ids: &[String], within: Duration) -> (usize, usize) {
+/// Waits until every id arrived at `path`; returns (distinct, duplicates). On a timeout,
+/// panics with the stored state of what is missing.
+async fn wait_all(
+    rx: &Receiver,
+    path: &str,
+    ids: &[String],
+    within: Duration,
+    db: &TestDatabase,
+) -> (usize, usize) {
     let deadline = Instant::now() + within;
     loop {
         let mut counts: HashMap<String, usize> = HashMap::new();
@@ -52,7 +59,13 @@ async fn three_nodes_deliver_every_event_once() {
         return;
     }
     let db = Arc::new(TestDatabase::create());
-    let env = [("HERALD_ATTEMPT_TIMEOUT", "5s")];
+    // A long schedule: under a loaded CI machine a few attempts may time out, and exhausting
+    // four quick retries would read as a lost event.
+    let schedule = ["1s"; 30].join(",");
+    let env = [
+        ("HERALD_ATTEMPT_TIMEOUT", "5s"),
+        ("HERALD_RETRY_SCHEDULE", schedule.as_str()),
+    ];
     let args = ["--allow-private-targets"];
     let a = Herald::start_on(&env, &args, Some(db.clone())).await;
     let b = Herald::start_on(&env, &args, Some(db.clone())).await;
@@ -61,7 +74,7 @@ async fn three_nodes_deliver_every_event_once() {
     let app = a.app().await;
     a.endpoint(&app, &rx.url("/c"), json!({})).await;
     let ids = send_alternately(&[&a, &b, &c], &app, 1000).await;
-    let (distinct, dups) = wait_all(&rx, "/c", &ids, Duration::from_secs(60)).await;
+    let (distinct, dups) = wait_all(&rx, "/c", &ids, Duration::from_secs(60), &db).await;
     eprintln!("three nodes, 1000 events: {distinct} delivered, {dups} duplicates");
     assert_eq!(distinct, 1000);
     assert_eq!(
@@ -76,7 +89,11 @@ async fn survivors_take_over_a_killed_node() {
         return;
     }
     let db = Arc::new(TestDatabase::create());
-    let env = [("HERALD_ATTEMPT_TIMEOUT", "2s")];
+    let schedule = ["1s"; 30].join(",");
+    let env = [
+        ("HERALD_ATTEMPT_TIMEOUT", "2s"),
+        ("HERALD_RETRY_SCHEDULE", schedule.as_str()),
+    ];
     let args = ["--allow-private-targets"];
     let mut a = Herald::start_on(&env, &args, Some(db.clone())).await;
     let b = Herald::start_on(&env, &args, Some(db.clone())).await;
@@ -94,7 +111,7 @@ async fn survivors_take_over_a_killed_node() {
     let mut ids = send_alternately(&[&a, &b, &c], &app, 500).await;
     a.kill(); // SIGKILL mid-way: its leases must expire and be taken over
     ids.extend(send_alternately(&[&b, &c], &app, 500).await);
-    let (distinct, dups) = wait_all(&rx, "/k", &ids, Duration::from_secs(90)).await;
+    let (distinct, dups) = wait_all(&rx, "/k", &ids, Duration::from_secs(90), &db).await;
     eprintln!("three nodes, one SIGKILLed, 1000 events: {distinct} delivered, {dups} duplicates");
     assert_eq!(distinct, 1000);
 }
@@ -193,7 +210,7 @@ async fn database_outage_gives_503_and_loses_nothing() {
         assert!(Instant::now() < deadline, "no recovery: {s} {v}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (distinct, _) = wait_all(&rx, "/out", &ids, Duration::from_secs(60)).await;
+    let (distinct, _) = wait_all(&rx, "/out", &ids, Duration::from_secs(60), &db).await;
     assert_eq!(distinct, ids.len());
 }
 

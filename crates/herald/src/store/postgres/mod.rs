@@ -2,14 +2,30 @@
 //! processes. Work is distributed with row locks (`FOR UPDATE SKIP LOCKED`) and leases;
 //! wake-ups cross processes with `LISTEN`/`NOTIFY` (see `queue`).
 
+// Queries that are the same on both backends live once, in `store/sql`, and are compiled
+// here for this backend's `Db` and `Pool`; only the queue (claiming, leases, wake-ups)
+// differs.
+#[path = "../sql/apps.rs"]
 mod apps;
+#[path = "../sql/deliveries.rs"]
 mod deliveries;
+#[path = "../sql/endpoints.rs"]
 mod endpoints;
+#[path = "../sql/event_types.rs"]
 mod event_types;
+#[path = "../sql/events.rs"]
 mod events;
+#[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/outcomes.rs"]
+mod outcomes;
 mod queue;
 mod rows;
+
+/// The database the shared query modules are compiled for.
+type Db = sqlx::Postgres;
+/// Its connection pool.
+type Pool = sqlx::PgPool;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -211,7 +227,7 @@ impl Store for PgStore {
         queue::next_due_at(&self.pool).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-        queue::record(&self.pool, outcomes).await
+        outcomes::record(&self.pool, outcomes).await
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
         queue::release(&self.pool, delivery_ids).await

@@ -2,14 +2,30 @@
 //! the binary. Writes go through a single connection (SQLite has one writer anyway, and
 //! this avoids `SQLITE_BUSY` retries); reads use a small pool of their own.
 
+// Queries that are the same on both backends live once, in `store/sql`, and are compiled
+// here for this backend's `Db` and `Pool`; only the queue (claiming, leases, wake-ups)
+// differs.
+#[path = "../sql/apps.rs"]
 mod apps;
+#[path = "../sql/deliveries.rs"]
 mod deliveries;
+#[path = "../sql/endpoints.rs"]
 mod endpoints;
+#[path = "../sql/event_types.rs"]
 mod event_types;
+#[path = "../sql/events.rs"]
 mod events;
+#[path = "../sql/keys.rs"]
 mod keys;
+#[path = "../sql/outcomes.rs"]
+mod outcomes;
 mod queue;
 mod rows;
+
+/// The database the shared query modules are compiled for.
+type Db = sqlx::Sqlite;
+/// Its connection pool.
+type Pool = sqlx::SqlitePool;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -226,7 +242,7 @@ impl Store for SqliteStore {
         queue::next_due_at(&self.read).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-        queue::record(&self.write, outcomes).await
+        outcomes::record(&self.write, outcomes).await
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
         queue::release(&self.write, delivery_ids).await

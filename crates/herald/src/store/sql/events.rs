@@ -1,20 +1,16 @@
 //! Events: ingest (event + deliveries + idempotency record in one transaction), reads and
-//! the retention sweep.
+//! the retention sweep. Shared by both backends (see `store::sql`).
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Pool};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::*;
 
-pub async fn ingest(
-    pool: &PgPool,
-    app_id: &str,
-    items: Vec<NewEvent>,
-) -> Result<Vec<IngestResult>> {
+pub async fn ingest(pool: &Pool, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
     let mut tx = pool.begin().await?;
     // Read inside the write transaction so that a concurrent disable/delete is either
     // fully before or fully after this fan-out.
@@ -158,14 +154,14 @@ pub async fn ingest(
         };
         if let Some((key, hash)) = &item.idempotency {
             sqlx::query(
-                "UPDATE idempotency SET request_hash = $3, response = $4, created_at = $5
-                 WHERE app_id = $1 AND key = $2",
+                "UPDATE idempotency SET request_hash = $1, response = $2, created_at = $3
+                 WHERE app_id = $4 AND key = $5",
             )
-            .bind(app_id)
-            .bind(key)
             .bind(hash)
             .bind(serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?)
             .bind(item.created_at)
+            .bind(app_id)
+            .bind(key)
             .execute(&mut *tx)
             .await?;
         }
@@ -184,7 +180,7 @@ pub async fn ingest(
     Ok(out)
 }
 
-pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Event>> {
+pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Event>> {
     let row = sqlx::query("SELECT * FROM events WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
@@ -194,7 +190,7 @@ pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Event>>
 }
 
 pub async fn list(
-    pool: &PgPool,
+    pool: &Pool,
     app_id: &str,
     f: &EventFilter,
     page: PageReq,
@@ -216,7 +212,7 @@ pub async fn list(
 }
 
 /// Deletes a batch of expired events none of whose deliveries is pending.
-pub async fn sweep(pool: &PgPool, cutoff: i64, batch: i64) -> Result<u64> {
+pub async fn sweep(pool: &Pool, cutoff: i64, batch: i64) -> Result<u64> {
     let mut tx = pool.begin().await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT e.id FROM events e WHERE e.created_at < $1
@@ -247,7 +243,7 @@ pub async fn sweep(pool: &PgPool, cutoff: i64, batch: i64) -> Result<u64> {
     Ok(ids.len() as u64)
 }
 
-pub async fn sweep_idempotency(pool: &PgPool, cutoff: i64) -> Result<u64> {
+pub async fn sweep_idempotency(pool: &Pool, cutoff: i64) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
         .bind(cutoff)
         .execute(pool)

@@ -1,12 +1,12 @@
 //! Delivery and attempt reads, manual retry and endpoint recovery.
 
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Pool};
 use crate::store::*;
 
-pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
-    let row = sqlx::query("SELECT * FROM deliveries WHERE id = ? AND app_id = ?")
+pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
+    let row = sqlx::query("SELECT * FROM deliveries WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
         .fetch_optional(pool)
@@ -14,8 +14,8 @@ pub async fn get(pool: &SqlitePool, app_id: &str, id: &str) -> Result<Option<Del
     row.map(|r| rows::delivery(&r).map(|(_, d)| d)).transpose()
 }
 
-pub async fn of_event(pool: &SqlitePool, event_id: &str) -> Result<Vec<Delivery>> {
-    let r = sqlx::query("SELECT * FROM deliveries WHERE event_id = ? ORDER BY seq")
+pub async fn of_event(pool: &Pool, event_id: &str) -> Result<Vec<Delivery>> {
+    let r = sqlx::query("SELECT * FROM deliveries WHERE event_id = $1 ORDER BY seq")
         .bind(event_id)
         .fetch_all(pool)
         .await?;
@@ -26,7 +26,7 @@ pub async fn of_event(pool: &SqlitePool, event_id: &str) -> Result<Vec<Delivery>
 }
 
 pub async fn list(
-    pool: &SqlitePool,
+    pool: &Pool,
     app_id: &str,
     f: &DeliveryFilter,
     page: PageReq,
@@ -47,11 +47,7 @@ pub async fn list(
     Ok(finish_page(rows::all(r, rows::delivery)?, page.limit))
 }
 
-pub async fn attempts(
-    pool: &SqlitePool,
-    delivery_id: &str,
-    page: PageReq,
-) -> Result<Page<Attempt>> {
+pub async fn attempts(pool: &Pool, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
     let mut qb = QueryBuilder::new("SELECT * FROM attempts WHERE delivery_id = ");
     qb.push_bind(delivery_id.to_string());
     push_page(&mut qb, &page);
@@ -59,10 +55,10 @@ pub async fn attempts(
     Ok(finish_page(rows::all(r, rows::attempt)?, page.limit))
 }
 
-pub async fn retry(pool: &SqlitePool, id: &str, now: i64) -> Result<()> {
+pub async fn retry(pool: &Pool, id: &str, now: i64) -> Result<()> {
     let mut tx = pool.begin().await?;
     let endpoint: Option<String> = sqlx::query_scalar(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL WHERE id = ?
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2
          RETURNING endpoint_id",
     )
     .bind(now)
@@ -76,11 +72,11 @@ pub async fn retry(pool: &SqlitePool, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn recover(pool: &SqlitePool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
+pub async fn recover(pool: &Pool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
     let mut tx = pool.begin().await?;
     let n = sqlx::query(
-        "UPDATE deliveries SET status = 'pending', next_attempt_at = ?, lease_until = NULL
-         WHERE endpoint_id = ? AND status IN ('failed', 'cancelled') AND created_at >= ?",
+        "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
+         WHERE endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",
     )
     .bind(now)
     .bind(endpoint_id)

@@ -1,13 +1,13 @@
 //! Application rows.
 
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Pool};
 use crate::store::*;
 
-pub async fn insert(pool: &SqlitePool, a: &App) -> Result<()> {
+pub async fn insert(pool: &Pool, a: &App) -> Result<()> {
     sqlx::query(
-        "INSERT INTO apps (id, uid, name, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO apps (id, uid, name, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&a.id)
     .bind(&a.uid)
@@ -21,16 +21,16 @@ pub async fn insert(pool: &SqlitePool, a: &App) -> Result<()> {
     Ok(())
 }
 
-pub async fn get(pool: &SqlitePool, id_or_uid: &str) -> Result<Option<App>> {
+pub async fn get(pool: &Pool, id_or_uid: &str) -> Result<Option<App>> {
     let row =
-        sqlx::query("SELECT * FROM apps WHERE id = ?1 OR uid = ?1 ORDER BY id = ?1 DESC LIMIT 1")
+        sqlx::query("SELECT * FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1")
             .bind(id_or_uid)
             .fetch_optional(pool)
             .await?;
     row.map(|r| rows::app(&r).map(|(_, a)| a)).transpose()
 }
 
-pub async fn list(pool: &SqlitePool, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
+pub async fn list(pool: &Pool, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
     let mut qb = QueryBuilder::new("SELECT * FROM apps WHERE 1=1");
     if let Some(id) = only {
         qb.push(" AND id = ").push_bind(id.to_string());
@@ -40,37 +40,39 @@ pub async fn list(pool: &SqlitePool, only: Option<&str>, page: PageReq) -> Resul
     Ok(finish_page(rows::all(r, rows::app)?, page.limit))
 }
 
-pub async fn update(pool: &SqlitePool, a: &App) -> Result<()> {
-    sqlx::query("UPDATE apps SET uid = ?, name = ?, metadata = ?, updated_at = ? WHERE id = ?")
-        .bind(&a.uid)
-        .bind(&a.name)
-        .bind(a.metadata.to_string())
-        .bind(a.updated_at)
-        .bind(&a.id)
-        .execute(pool)
-        .await
-        .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
+pub async fn update(pool: &Pool, a: &App) -> Result<()> {
+    sqlx::query(
+        "UPDATE apps SET uid = $1, name = $2, metadata = $3, updated_at = $4 WHERE id = $5",
+    )
+    .bind(&a.uid)
+    .bind(&a.name)
+    .bind(a.metadata.to_string())
+    .bind(a.updated_at)
+    .bind(&a.id)
+    .execute(pool)
+    .await
+    .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
     Ok(())
 }
 
-pub async fn delete(pool: &SqlitePool, id: &str) -> Result<()> {
+pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
     sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL
-         WHERE app_id = ? AND status = 'pending'",
+         WHERE app_id = $1 AND status = 'pending'",
     )
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM endpoints WHERE app_id = ?")
+    sqlx::query("DELETE FROM endpoints WHERE app_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM api_keys WHERE app_id = ?")
+    sqlx::query("DELETE FROM api_keys WHERE app_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let n = sqlx::query("DELETE FROM apps WHERE id = ?")
+    let n = sqlx::query("DELETE FROM apps WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?

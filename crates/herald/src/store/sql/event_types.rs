@@ -1,11 +1,11 @@
 //! Event type rows.
 
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Pool};
 use crate::store::*;
 
-pub async fn insert(pool: &PgPool, t: &EventType) -> Result<()> {
+pub async fn insert(pool: &Pool, t: &EventType) -> Result<()> {
     sqlx::query(
         "INSERT INTO event_types (id, name, description, schema, archived, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -23,7 +23,7 @@ pub async fn insert(pool: &PgPool, t: &EventType) -> Result<()> {
     Ok(())
 }
 
-pub async fn get(pool: &PgPool, name: &str) -> Result<Option<EventType>> {
+pub async fn get(pool: &Pool, name: &str) -> Result<Option<EventType>> {
     let row = sqlx::query("SELECT * FROM event_types WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
@@ -32,14 +32,14 @@ pub async fn get(pool: &PgPool, name: &str) -> Result<Option<EventType>> {
         .transpose()
 }
 
-pub async fn list(pool: &PgPool, page: PageReq) -> Result<Page<EventType>> {
+pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<EventType>> {
     let mut qb = QueryBuilder::new("SELECT * FROM event_types WHERE 1=1");
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
     Ok(finish_page(rows::all(r, rows::event_type)?, page.limit))
 }
 
-pub async fn update(pool: &PgPool, t: &EventType) -> Result<()> {
+pub async fn update(pool: &Pool, t: &EventType) -> Result<()> {
     sqlx::query(
         "UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5",
     )
@@ -53,7 +53,7 @@ pub async fn update(pool: &PgPool, t: &EventType) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(pool: &PgPool, name: &str) -> Result<()> {
+pub async fn delete(pool: &Pool, name: &str) -> Result<()> {
     let n = sqlx::query("DELETE FROM event_types WHERE name = $1")
         .bind(name)
         .execute(pool)

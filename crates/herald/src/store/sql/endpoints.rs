@@ -1,9 +1,9 @@
 //! Endpoint rows. Leaving `active` (disable, auto-disable, delete) cancels the endpoint's
 //! pending deliveries in the same transaction, so nothing is attempted afterwards.
 
-use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
+use sqlx::{QueryBuilder, Transaction};
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Db, Pool};
 use crate::store::*;
 
 const COLUMNS: &str =
@@ -17,7 +17,7 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
         .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
 }
 
-pub async fn insert(pool: &PgPool, ep: &Endpoint) -> Result<()> {
+pub async fn insert(pool: &Pool, ep: &Endpoint) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
     ))
@@ -46,7 +46,7 @@ pub async fn insert(pool: &PgPool, ep: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
     let row = sqlx::query("SELECT * FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
@@ -56,7 +56,7 @@ pub async fn get(pool: &PgPool, app_id: &str, id: &str) -> Result<Option<Endpoin
         .transpose()
 }
 
-pub async fn list(pool: &PgPool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
+pub async fn list(pool: &Pool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
     let mut qb = QueryBuilder::new("SELECT * FROM endpoints WHERE app_id = ");
     qb.push_bind(app_id.to_string());
     push_page(&mut qb, &page);
@@ -67,7 +67,7 @@ pub async fn list(pool: &PgPool, app_id: &str, page: PageReq) -> Result<Page<End
     ))
 }
 
-pub async fn active(pool: &PgPool, app_id: &str) -> Result<Vec<Endpoint>> {
+pub async fn active(pool: &Pool, app_id: &str) -> Result<Vec<Endpoint>> {
     let r =
         sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
             .bind(app_id)
@@ -79,7 +79,7 @@ pub async fn active(pool: &PgPool, app_id: &str) -> Result<Vec<Endpoint>> {
         .collect())
 }
 
-pub async fn update(pool: &PgPool, ep: &Endpoint) -> Result<()> {
+pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
     let mut tx = pool.begin().await?;
     let n = sqlx::query(
         "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
@@ -120,7 +120,7 @@ pub async fn update(pool: &PgPool, ep: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(pool: &PgPool, app_id: &str, id: &str) -> Result<()> {
+pub async fn delete(pool: &Pool, app_id: &str, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
     let n = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
@@ -137,7 +137,7 @@ pub async fn delete(pool: &PgPool, app_id: &str, id: &str) -> Result<()> {
 }
 
 /// Cancels every pending delivery of the endpoint; returns how many.
-pub async fn cancel_pending(tx: &mut Transaction<'_, Postgres>, endpoint_id: &str) -> Result<u64> {
+pub async fn cancel_pending(tx: &mut Transaction<'_, Db>, endpoint_id: &str) -> Result<u64> {
     let n = sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL
          WHERE endpoint_id = $1 AND status = 'pending'",
@@ -153,7 +153,7 @@ pub async fn cancel_pending(tx: &mut Transaction<'_, Postgres>, endpoint_id: &st
     Ok(n)
 }
 
-pub async fn stats(pool: &PgPool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {
+pub async fn stats(pool: &Pool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {
     let counts: Vec<(String, i64)> = sqlx::query_as(
         "SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 GROUP BY status",
     )

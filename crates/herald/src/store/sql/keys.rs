@@ -1,17 +1,17 @@
 //! API key rows.
 
-use sqlx::{PgPool, QueryBuilder};
+use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows};
+use super::{finish_page, push_page, rows, Pool};
 use crate::store::*;
 
-pub async fn count(pool: &PgPool) -> Result<i64> {
+pub async fn count(pool: &Pool) -> Result<i64> {
     Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
         .fetch_one(pool)
         .await?)
 }
 
-pub async fn insert(pool: &PgPool, k: &ApiKey) -> Result<()> {
+pub async fn insert(pool: &Pool, k: &ApiKey) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, name, scope, app_id, key_hash, read_only, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -30,7 +30,7 @@ pub async fn insert(pool: &PgPool, k: &ApiKey) -> Result<()> {
     Ok(())
 }
 
-pub async fn by_hash(pool: &PgPool, hash: &str) -> Result<Option<ApiKey>> {
+pub async fn by_hash(pool: &Pool, hash: &str) -> Result<Option<ApiKey>> {
     let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
         .bind(hash)
         .fetch_optional(pool)
@@ -38,7 +38,7 @@ pub async fn by_hash(pool: &PgPool, hash: &str) -> Result<Option<ApiKey>> {
     row.map(|r| rows::key(&r).map(|(_, k)| k)).transpose()
 }
 
-pub async fn list(pool: &PgPool, page: PageReq) -> Result<Page<ApiKey>> {
+pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<ApiKey>> {
     // Portal sessions are keys internally but not listed as such.
     let mut qb = QueryBuilder::new("SELECT * FROM api_keys WHERE scope != 'portal'");
     push_page(&mut qb, &page);
@@ -46,7 +46,7 @@ pub async fn list(pool: &PgPool, page: PageReq) -> Result<Page<ApiKey>> {
     Ok(finish_page(rows::all(r, rows::key)?, page.limit))
 }
 
-pub async fn delete(pool: &PgPool, id: &str) -> Result<()> {
+pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
     let n = sqlx::query("DELETE FROM api_keys WHERE id = $1")
         .bind(id)
         .execute(pool)
