@@ -39,16 +39,24 @@ async fn wait_all(
         for r in rx.requests(path) {
             *counts.entry(r.header("webhook-id")).or_default() += 1;
         }
-        let missing = ids.iter().filter(|id| !counts.contains_key(*id)).count();
-        if missing == 0 {
+        let missing: Vec<&String> = ids.iter().filter(|id| !counts.contains_key(*id)).collect();
+        if missing.is_empty() {
             let dups = counts.values().map(|c| c - 1).sum();
             return (counts.len(), dups);
         }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} events never arrived",
-            ids.len()
-        );
+        if Instant::now() >= deadline {
+            let state = db.sql(&format!(
+                "SELECT d.status, d.attempts, d.next_attempt_at, d.lease_until, e.next_due_at,
+                        (extract(epoch from clock_timestamp()) * 1000)::bigint
+                 FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id WHERE d.event_id = '{}'",
+                missing[0]
+            ));
+            panic!(
+                "{} of {} events never arrived; first: {state}",
+                missing.len(),
+                ids.len()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
