@@ -579,6 +579,18 @@ impl Receiver {
             .unwrap_or(0)
     }
 
+    /// Waits until `path` received at least `n` requests, or the time is up; returns what came.
+    pub async fn try_wait(&self, path: &str, n: usize, within: Duration) -> Vec<Received> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.state.notify.notified();
+            let got = self.requests(path);
+            if got.len() >= n || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return self.requests(path);
+            }
+        }
+    }
+
     /// Waits until `path` received at least `n` requests.
     pub async fn wait(&self, path: &str, n: usize, within: Duration) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + within;

@@ -45,7 +45,8 @@ pub async fn notify(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// Releases leases that expired (their node died) and makes their endpoints due again.
+/// Releases leases that expired (their node died) and makes their endpoints due again;
+/// returns how many leases (and repaired hints) there were.
 pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     let mut tx = pool.begin().await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
@@ -56,15 +57,36 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     .fetch_all(&mut *tx)
     .await?;
     let n = endpoints.len() as u64;
+    // Repair pass: any endpoint whose hint is later than one of its unleased pending
+    // deliveries (one index probe per endpoint), a safety net under the per-change upkeep.
+    // Locked first (skipping busy rows, whose holders refresh them) so that the computing
+    // UPDATE reads a snapshot taken after the locks.
+    let stale: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM endpoints WHERE status = 'active' AND EXISTS (
+           SELECT 1 FROM deliveries d WHERE d.endpoint_id = endpoints.id AND d.status = 'pending'
+             AND d.lease_until IS NULL AND d.next_attempt_at < COALESCE(endpoints.next_due_at, 9223372036854775807))
+         FOR UPDATE SKIP LOCKED",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    if !stale.is_empty() {
+        tracing::debug!(endpoints = stale.len(), "repaired due hints");
+        sqlx::query(&format!(
+            "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = ANY($1)"
+        ))
+        .bind(&stale)
+        .execute(&mut *tx)
+        .await?;
+    }
     let unique: HashSet<String> = endpoints.into_iter().collect();
     for ep in &unique {
         refresh_due(&mut tx, ep).await?;
     }
-    if n > 0 {
+    if n > 0 || !stale.is_empty() {
         notify(&mut tx).await?;
     }
     tx.commit().await?;
-    Ok(n)
+    Ok(n + stale.len() as u64)
 }
 
 pub async fn claim(

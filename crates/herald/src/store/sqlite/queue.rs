@@ -61,6 +61,16 @@ pub async fn reap(pool: &SqlitePool, now: i64) -> Result<u64> {
     .fetch_all(&mut *tx)
     .await?;
     let n = endpoints.len() as u64;
+    // Repair pass: any endpoint whose hint is later than one of its unleased pending
+    // deliveries (one index probe per endpoint). A safety net under the per-change upkeep.
+    sqlx::query(&format!(
+        "UPDATE endpoints SET next_due_at = {DUE_EXPR}
+         WHERE status = 'active' AND EXISTS (
+           SELECT 1 FROM deliveries d WHERE d.endpoint_id = endpoints.id AND d.status = 'pending'
+             AND d.lease_until IS NULL AND d.next_attempt_at < COALESCE(endpoints.next_due_at, 9223372036854775807))"
+    ))
+    .execute(&mut *tx)
+    .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
         refresh_due(&mut tx, &ep).await?;
     }
