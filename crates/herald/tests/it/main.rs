@@ -10,4 +10,5 @@ mod delivery_isolation;
 mod delivery_outcomes;
 mod delivery_request;
 mod ops;
+mod sdk;
 mod support;

@@ -1,0 +1,330 @@
+//! The producer and management client.
+//!
+//! Every request is retried on transport errors, timeouts, 408, 425, 429 and 5xx with
+//! full-jitter capped exponential backoff (`Retry-After` as a floor); never on
+//! 400/401/403/404/409/413. Sends carry an idempotency key (generated unless given) and every
+//! retry sends the byte-identical body with the same key, so a retried send never creates a
+//! second event.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), herald_sdk::client::Error> {
+//! use herald_sdk::client::{Client, NewEvent};
+//! let client = Client::builder("http://127.0.0.1:8080", "hrd_…").build()?;
+//! let receipt = client.send_event("acme", NewEvent::json("order.paid", &serde_json::json!({"id": 1})).unwrap(), None).await?;
+//! println!("{} → {} deliveries", receipt.id, receipt.deliveries.len());
+//! # Ok(()) }
+//! ```
+
+mod backoff;
+mod error;
+mod models;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+pub use backoff::RetryPolicy;
+pub use error::Error;
+pub use models::*;
+
+/// Builds a [`Client`].
+///
+/// ```
+/// let c = herald_sdk::client::Client::builder("http://127.0.0.1:8080", "hrd_x")
+///     .timeout(std::time::Duration::from_secs(5))
+///     .max_retries(0)
+///     .user_agent("my-app/1.0")
+///     .build();
+/// assert!(c.is_ok());
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    base_url: String,
+    api_key: String,
+    timeout: Duration,
+    retry: RetryPolicy,
+    user_agent: String,
+}
+
+impl ClientBuilder {
+    /// Per-request timeout (default 30 s).
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.timeout = t;
+        self
+    }
+    /// Retries after the first attempt (default 3; 0 disables retrying).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.retry.max_retries = n;
+        self
+    }
+    /// The whole retry policy.
+    pub fn retry_policy(mut self, p: RetryPolicy) -> Self {
+        self.retry = p;
+        self
+    }
+    /// The `user-agent` header.
+    pub fn user_agent(mut self, ua: &str) -> Self {
+        self.user_agent = ua.to_string();
+        self
+    }
+    /// Builds the client.
+    pub fn build(self) -> Result<Client, Error> {
+        let http = reqwest::Client::builder()
+            .timeout(self.timeout)
+            .user_agent(self.user_agent)
+            .build()
+            .map_err(|e| Error::Decode(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: self.base_url.trim_end_matches('/').to_string(),
+            api_key: self.api_key,
+            retry: self.retry,
+        })
+    }
+}
+
+/// A Herald API client (cheap to clone; clones share the connection pool).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    api_key: String,
+    retry: RetryPolicy,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    param: Option<String>,
+}
+
+impl Client {
+    /// Starts a builder for the server at `base_url` with `api_key`.
+    ///
+    /// ```
+    /// let b = herald_sdk::client::Client::builder("http://127.0.0.1:8080", "hrd_x");
+    /// # let _ = b;
+    /// ```
+    pub fn builder(base_url: &str, api_key: &str) -> ClientBuilder {
+        ClientBuilder {
+            base_url: base_url.to_string(),
+            api_key: api_key.to_string(),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            user_agent: concat!("herald-sdk-rust/", env!("CARGO_PKG_VERSION")).to_string(),
+        }
+    }
+
+    /// Sends one request (with retries) and decodes the answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, Error> {
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            match self
+                .once(method.clone(), path, body.clone(), idempotency_key)
+                .await
+            {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt <= self.retry.max_retries => {
+                    let delay = self.retry.delay(attempt, e.retry_after());
+                    tracing::debug!(%path, attempt, ?delay, error = %e, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+                Err(e) if e.is_retryable() && self.retry.max_retries > 0 => {
+                    return Err(Error::RetriesExhausted {
+                        attempts: attempt,
+                        last: Box::new(e),
+                    })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        idempotency_key: Option<&str>,
+    ) -> Result<T, Error> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(&self.api_key);
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            if e.is_timeout() {
+                Error::Timeout(e.to_string())
+            } else {
+                Error::Connection(e.to_string())
+            }
+        })?;
+        let status = resp.status();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::Connection(e.to_string()))?;
+        if status.is_success() {
+            let bytes = if bytes.is_empty() {
+                &b"null"[..]
+            } else {
+                &bytes[..]
+            };
+            return serde_json::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()));
+        }
+        let body: Option<ErrorBody> = serde_json::from_slice::<ErrorEnvelope>(&bytes)
+            .ok()
+            .map(|e| e.error);
+        let message = body
+            .as_ref()
+            .map(|b| b.message.clone())
+            .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+        let code = body
+            .as_ref()
+            .and_then(|b| b.code.clone())
+            .unwrap_or_default();
+        Err(match status {
+            StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::BadRequest {
+                code,
+                param: body.and_then(|b| b.param),
+                message,
+            },
+            StatusCode::UNAUTHORIZED => Error::Authentication(message),
+            StatusCode::FORBIDDEN => Error::Permission(message),
+            StatusCode::NOT_FOUND => Error::NotFound(message),
+            StatusCode::CONFLICT => Error::Conflict { code, message },
+            StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(message),
+            StatusCode::TOO_MANY_REQUESTS => Error::RateLimited {
+                message,
+                retry_after,
+            },
+            s => Error::Server {
+                status: s.as_u16(),
+                message,
+                retry_after,
+            },
+        })
+    }
+
+    fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(body).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Sends one event to application `app` (id or uid). Without `idempotency_key` one is
+    /// generated, so retries of this call never duplicate the event.
+    pub async fn send_event(
+        &self,
+        app: &str,
+        event: NewEvent,
+        idempotency_key: Option<&str>,
+    ) -> Result<EventReceipt, Error> {
+        let generated;
+        let key = match idempotency_key {
+            Some(k) => k,
+            None => {
+                generated = format!("sdk_{}", ulid::Ulid::new());
+                &generated
+            }
+        };
+        let body = Self::json(&event)?; // serialised once: every retry sends these bytes
+        self.call(
+            Method::POST,
+            &format!("/v1/apps/{app}/events"),
+            Some(body),
+            Some(key),
+        )
+        .await
+    }
+
+    /// Creates an application.
+    pub async fn create_app(&self, name: &str, uid: Option<&str>) -> Result<App, Error> {
+        let body = Self::json(&serde_json::json!({"name": name, "uid": uid}))?;
+        self.call(Method::POST, "/v1/apps", Some(body), None).await
+    }
+
+    /// Creates an endpoint in `app`.
+    pub async fn create_endpoint(
+        &self,
+        app: &str,
+        endpoint: &NewEndpoint,
+    ) -> Result<Endpoint, Error> {
+        let body = Self::json(endpoint)?;
+        self.call(
+            Method::POST,
+            &format!("/v1/apps/{app}/endpoints"),
+            Some(body),
+            None,
+        )
+        .await
+    }
+
+    /// The signing secret of an endpoint (`whsec_…`).
+    pub async fn endpoint_secret(&self, app: &str, endpoint: &str) -> Result<String, Error> {
+        #[derive(serde::Deserialize)]
+        struct Secret {
+            secret: String,
+        }
+        let s: Secret = self
+            .call(
+                Method::GET,
+                &format!("/v1/apps/{app}/endpoints/{endpoint}/secret"),
+                None,
+                None,
+            )
+            .await?;
+        Ok(s.secret)
+    }
+
+    /// One delivery.
+    pub async fn delivery(&self, app: &str, delivery: &str) -> Result<Delivery, Error> {
+        self.call(
+            Method::GET,
+            &format!("/v1/apps/{app}/deliveries/{delivery}"),
+            None,
+            None,
+        )
+        .await
+    }
+
+    /// A page of deliveries of `app`, newest first.
+    pub async fn list_deliveries(
+        &self,
+        app: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<Delivery>, Error> {
+        let path = match cursor {
+            Some(c) => format!("/v1/apps/{app}/deliveries?cursor={c}"),
+            None => format!("/v1/apps/{app}/deliveries"),
+        };
+        self.call(Method::GET, &path, None, None).await
+    }
+}

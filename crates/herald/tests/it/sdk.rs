@@ -1,0 +1,262 @@
+//! The Rust SDK against a real server: sending (with retries through a flaky proxy),
+//! receiving with `Webhook` and the axum extractor.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use herald_sdk::axum_extract::Verified;
+use herald_sdk::client::{Client, Error, NewEndpoint, NewEvent};
+use herald_sdk::Webhook;
+use serde_json::json;
+
+use crate::support::*;
+
+#[derive(serde::Deserialize, Debug, PartialEq)]
+struct Paid {
+    order: u32,
+}
+
+#[tokio::test]
+async fn send_receive_and_verify_with_the_sdk() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let client = Client::builder(&h.url, ADMIN_KEY).build().unwrap();
+    let app = client.create_app("sdk", Some("sdk-app")).await.unwrap();
+    let ep = client
+        .create_endpoint(
+            "sdk-app",
+            &NewEndpoint {
+                url: rx.url("/sdk"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let secret = client.endpoint_secret(&app.id, &ep.id).await.unwrap();
+    let receipt = client
+        .send_event(
+            "sdk-app",
+            NewEvent::json("order.paid", &json!({"order": 7})).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(receipt.deliveries.len(), 1);
+    let got = &rx.wait("/sdk", 1, Duration::from_secs(10)).await[0];
+    let event = Webhook::new(&secret)
+        .unwrap()
+        .verify(&got.headers, &got.body)
+        .unwrap();
+    assert_eq!(event.id, receipt.id);
+    assert_eq!(event.data_as::<Paid>().unwrap(), Paid { order: 7 });
+    assert!(Webhook::new("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+        .unwrap()
+        .verify(&got.headers, &got.body)
+        .is_err());
+
+    // Errors map to the contract's classes and are not retried.
+    match client
+        .send_event("no-such-app", NewEvent::json("a.b", &1).unwrap(), None)
+        .await
+    {
+        Err(Error::NotFound(_)) => {}
+        other => panic!("{other:?}"),
+    }
+    match client
+        .send_event("sdk-app", NewEvent::json("bad name", &1).unwrap(), None)
+        .await
+    {
+        Err(Error::BadRequest { param, .. }) => assert_eq!(param.as_deref(), Some("type")),
+        other => panic!("{other:?}"),
+    }
+    let d = client
+        .delivery(&app.id, &receipt.deliveries[0].id)
+        .await
+        .unwrap();
+    assert_eq!(d.event_id, receipt.id);
+}
+
+/// (idempotency key, body) of each request the proxy saw.
+type Seen = Arc<Mutex<Vec<(Option<String>, Bytes)>>>;
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    seen: Seen,
+    http: reqwest::Client,
+}
+
+/// Answers the first request 503 (Retry-After: 1), then forwards to Herald.
+async fn flaky(
+    State(p): State<Proxy>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> axum::response::Response {
+    let key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().unwrap().to_string());
+    let n = {
+        let mut seen = p.seen.lock().unwrap();
+        seen.push((key, body.clone()));
+        seen.len()
+    };
+    if n == 1 {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", "1")],
+            "try again",
+        )
+            .into_response();
+    }
+    let resp = p
+        .http
+        .post(format!("{}{}", p.upstream, uri.path()))
+        .header(
+            "authorization",
+            headers.get("authorization").unwrap().to_str().unwrap(),
+        )
+        .header("content-type", "application/json")
+        .header(
+            "idempotency-key",
+            headers.get("idempotency-key").unwrap().to_str().unwrap(),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap();
+    (status, resp.bytes().await.unwrap()).into_response()
+}
+
+#[tokio::test]
+async fn retries_resend_identical_bytes_with_one_key() {
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let proxy = Proxy {
+        upstream: h.url.clone(),
+        seen: Arc::default(),
+        http: reqwest::Client::new(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = axum::Router::new()
+        .fallback(flaky)
+        .with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let client = Client::builder(&format!("http://{addr}"), ADMIN_KEY)
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let receipt = client
+        .send_event(
+            &app,
+            NewEvent::json("order.paid", &json!({"order": 1})).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "Retry-After is a floor"
+    );
+    let seen = proxy.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen[0].0.is_some() && seen[0].0 == seen[1].0,
+        "one idempotency key for every retry"
+    );
+    assert_eq!(seen[0].1, seen[1].1, "byte-identical body on retry");
+    let (_, events) = h.get(&format!("/v1/apps/{app}/events")).await;
+    assert_eq!(events["data"].as_array().unwrap().len(), 1);
+    assert_eq!(events["data"][0]["id"], receipt.id.as_str());
+
+    // With retries off, the 503 surfaces at once.
+    proxy.seen.lock().unwrap().clear();
+    let once = Client::builder(&format!("http://{addr}"), ADMIN_KEY)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    match once
+        .send_event(&app, NewEvent::json("a.b", &1).unwrap(), None)
+        .await
+    {
+        Err(Error::Server { status: 503, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn axum_extractor_accepts_herald_and_rejects_forgeries() {
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAA";
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = got.clone();
+    let router = axum::Router::new()
+        .route(
+            "/in",
+            axum::routing::post(move |Verified(e): Verified| {
+                let sink = sink.clone();
+                async move {
+                    sink.lock()
+                        .unwrap()
+                        .push(format!("{} {}", e.event_type, e.id));
+                    "ok"
+                }
+            }),
+        )
+        .with_state(Webhook::new(secret).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    h.endpoint(
+        &app,
+        &format!("http://{addr}/in"),
+        json!({"secret": secret}),
+    )
+    .await;
+    let ev = h.send(&app, "user.created", json!({"u": 1})).await;
+    h.wait_status(
+        &app,
+        ev["deliveries"][0]["id"].as_str().unwrap(),
+        "succeeded",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        got.lock().unwrap().clone(),
+        vec![format!("user.created {}", ev["id"].as_str().unwrap())]
+    );
+
+    let http = reqwest::Client::new();
+    let forged = http
+        .post(format!("http://{addr}/in"))
+        .header("webhook-id", "evt_x")
+        .header(
+            "webhook-timestamp",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+                .to_string(),
+        )
+        .header("webhook-signature", "v1,Zm9yZ2Vk")
+        .body(r#"{"type":"a","timestamp":"t","data":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 401);
+    let malformed = http
+        .post(format!("http://{addr}/in"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+}
