@@ -4,8 +4,7 @@
 //!   (Herald's own format or CloudEvents, structured or binary) into an [`Event`];
 //!   [`Dispatcher`] routes verified events to handlers by type (`order.paid`) or prefix
 //!   (`order.*`); with the `axum` feature, [`axum_extract::Verified`] does both in a handler.
-//! - Sending and managing: [`client::Client`] (so far: send, apps, endpoints, secrets,
-//!   deliveries; see the crate README for what is still to come).
+//! - Sending and managing: [`client::Client`] (see the crate README for what is still to come).
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 

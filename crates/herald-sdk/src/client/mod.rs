@@ -327,4 +327,249 @@ impl Client {
         };
         self.call(Method::GET, &path, None, None).await
     }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
+        self.call(Method::GET, path, None, None).await
+    }
+
+    async fn post<T: DeserializeOwned, B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, Error> {
+        self.call(Method::POST, path, Some(Self::json(body)?), None)
+            .await
+    }
+
+    async fn delete(&self, path: &str) -> Result<(), Error> {
+        self.call::<serde_json::Value>(Method::DELETE, path, None, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends up to 100 events in one request; each item may carry its own idempotency key
+    /// (generated when absent, so a retried batch never duplicates).
+    pub async fn send_batch(
+        &self,
+        app: &str,
+        mut events: Vec<NewEvent>,
+    ) -> Result<BatchReceipt, Error> {
+        for e in &mut events {
+            e.idempotency_key
+                .get_or_insert_with(|| format!("sdk_{}", ulid::Ulid::new()));
+        }
+        self.post(
+            &format!("/v1/apps/{app}/events/batch"),
+            &serde_json::json!({ "items": events }),
+        )
+        .await
+    }
+
+    /// One event with its payload.
+    pub async fn event(&self, app: &str, event: &str) -> Result<Event, Error> {
+        self.get(&format!("/v1/apps/{app}/events/{event}")).await
+    }
+
+    /// A page of events, newest first.
+    pub async fn list_events(&self, app: &str, cursor: Option<&str>) -> Result<Page<Event>, Error> {
+        self.get(&with_cursor(&format!("/v1/apps/{app}/events"), cursor))
+            .await
+    }
+
+    /// One application by id or uid.
+    pub async fn app(&self, app: &str) -> Result<App, Error> {
+        self.get(&format!("/v1/apps/{app}")).await
+    }
+
+    /// A page of applications.
+    pub async fn list_apps(&self, cursor: Option<&str>) -> Result<Page<App>, Error> {
+        self.get(&with_cursor("/v1/apps", cursor)).await
+    }
+
+    /// Deletes an application with its endpoints.
+    pub async fn delete_app(&self, app: &str) -> Result<(), Error> {
+        self.delete(&format!("/v1/apps/{app}")).await
+    }
+
+    /// Registers an event type, optionally with a JSON Schema for its payloads.
+    pub async fn create_event_type(
+        &self,
+        name: &str,
+        schema: Option<serde_json::Value>,
+    ) -> Result<EventType, Error> {
+        self.post(
+            "/v1/event-types",
+            &serde_json::json!({"name": name, "schema": schema}),
+        )
+        .await
+    }
+
+    /// A page of event types.
+    pub async fn list_event_types(&self, cursor: Option<&str>) -> Result<Page<EventType>, Error> {
+        self.get(&with_cursor("/v1/event-types", cursor)).await
+    }
+
+    /// One endpoint.
+    pub async fn endpoint(&self, app: &str, endpoint: &str) -> Result<Endpoint, Error> {
+        self.get(&format!("/v1/apps/{app}/endpoints/{endpoint}"))
+            .await
+    }
+
+    /// A page of endpoints.
+    pub async fn list_endpoints(
+        &self,
+        app: &str,
+        cursor: Option<&str>,
+    ) -> Result<Page<Endpoint>, Error> {
+        self.get(&with_cursor(&format!("/v1/apps/{app}/endpoints"), cursor))
+            .await
+    }
+
+    /// Deletes an endpoint (its pending deliveries are cancelled).
+    pub async fn delete_endpoint(&self, app: &str, endpoint: &str) -> Result<(), Error> {
+        self.delete(&format!("/v1/apps/{app}/endpoints/{endpoint}"))
+            .await
+    }
+
+    /// Rotates the signing secret; the old one keeps signing during the grace period.
+    pub async fn rotate_secret(
+        &self,
+        app: &str,
+        endpoint: &str,
+    ) -> Result<serde_json::Value, Error> {
+        self.post(
+            &format!("/v1/apps/{app}/endpoints/{endpoint}/secret/rotate"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Sends a `herald.ping` to this endpoint only.
+    pub async fn test_endpoint(&self, app: &str, endpoint: &str) -> Result<EventReceipt, Error> {
+        self.post(
+            &format!("/v1/apps/{app}/endpoints/{endpoint}/test"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Requeues failed and cancelled deliveries created since `since` (RFC 3339); returns how many.
+    pub async fn recover_endpoint(
+        &self,
+        app: &str,
+        endpoint: &str,
+        since: &str,
+    ) -> Result<u64, Error> {
+        let v: serde_json::Value = self
+            .post(
+                &format!("/v1/apps/{app}/endpoints/{endpoint}/recover"),
+                &serde_json::json!({ "since": since }),
+            )
+            .await?;
+        Ok(v["requeued"].as_u64().unwrap_or(0))
+    }
+
+    /// Counts by status over 24 h and the last attempt.
+    pub async fn endpoint_stats(
+        &self,
+        app: &str,
+        endpoint: &str,
+    ) -> Result<serde_json::Value, Error> {
+        self.get(&format!("/v1/apps/{app}/endpoints/{endpoint}/stats"))
+            .await
+    }
+
+    /// The attempts of a delivery, oldest first (first page).
+    pub async fn attempts(&self, app: &str, delivery: &str) -> Result<Page<Attempt>, Error> {
+        self.get(&format!("/v1/apps/{app}/deliveries/{delivery}/attempts"))
+            .await
+    }
+
+    /// One more attempt now, whatever the delivery's status.
+    pub async fn retry_delivery(&self, app: &str, delivery: &str) -> Result<Delivery, Error> {
+        self.post(
+            &format!("/v1/apps/{app}/deliveries/{delivery}/retry"),
+            &serde_json::json!({}),
+        )
+        .await
+    }
+
+    /// Creates an API key (`admin` or `producer`), optionally scoped to one application.
+    pub async fn create_key(
+        &self,
+        name: &str,
+        scope: &str,
+        app_id: Option<&str>,
+    ) -> Result<KeyCreated, Error> {
+        self.post(
+            "/v1/keys",
+            &serde_json::json!({"name": name, "scope": scope, "app_id": app_id}),
+        )
+        .await
+    }
+
+    /// A page of keys (never their secrets).
+    pub async fn list_keys(&self, cursor: Option<&str>) -> Result<Page<Key>, Error> {
+        self.get(&with_cursor("/v1/keys", cursor)).await
+    }
+
+    /// Revokes a key; effective at once.
+    pub async fn revoke_key(&self, key: &str) -> Result<(), Error> {
+        self.delete(&format!("/v1/keys/{key}")).await
+    }
+
+    /// A portal link for one application.
+    pub async fn portal_session(
+        &self,
+        app: &str,
+        expires_in: Option<u32>,
+        read_only: bool,
+    ) -> Result<PortalSession, Error> {
+        self.post(
+            &format!("/v1/apps/{app}/portal-sessions"),
+            &serde_json::json!({"expires_in": expires_in, "read_only": read_only}),
+        )
+        .await
+    }
+
+    /// Every delivery of `app`, newest first, fetched page by page as the stream is read.
+    pub fn all_deliveries<'a>(
+        &'a self,
+        app: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<Delivery, Error>> + 'a {
+        paginate(move |cursor| async move { self.list_deliveries(app, cursor.as_deref()).await })
+    }
+}
+
+fn with_cursor(path: &str, cursor: Option<&str>) -> String {
+    match cursor {
+        Some(c) => format!("{path}?cursor={c}"),
+        None => path.to_string(),
+    }
+}
+
+/// Turns a page fetcher into a stream of items.
+fn paginate<'a, T, F, Fut>(fetch: F) -> impl futures_util::Stream<Item = Result<T, Error>> + 'a
+where
+    T: 'a,
+    F: Fn(Option<String>) -> Fut + 'a,
+    Fut: std::future::Future<Output = Result<Page<T>, Error>> + 'a,
+{
+    use futures_util::StreamExt;
+    // State: the next cursor (`None` once the last page was read), and whether we started.
+    futures_util::stream::unfold(
+        (Some(None::<String>), fetch),
+        |(cursor, fetch)| async move {
+            let cursor = cursor?;
+            match fetch(cursor).await {
+                Ok(page) => {
+                    let next = page.next_cursor.map(Some);
+                    let items: Vec<Result<T, Error>> = page.data.into_iter().map(Ok).collect();
+                    Some((futures_util::stream::iter(items), (next, fetch)))
+                }
+                Err(e) => Some((futures_util::stream::iter(vec![Err(e)]), (None, fetch))),
+            }
+        },
+    )
+    .flatten()
 }

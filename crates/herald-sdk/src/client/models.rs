@@ -130,3 +130,98 @@ impl NewEvent {
         })
     }
 }
+
+/// An event as stored, with its payload.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Event {
+    /// `evt_…`
+    pub id: String,
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The payload exactly as sent.
+    pub payload: Box<RawValue>,
+    /// RFC 3339 creation time.
+    pub created_at: String,
+}
+
+/// An event type of the catalogue.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EventType {
+    /// The name, e.g. `order.paid`.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// The JSON Schema payloads must satisfy.
+    pub schema: Option<serde_json::Value>,
+    /// Archived types are rejected on send.
+    pub archived: bool,
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Attempt {
+    /// `att_…`
+    pub id: String,
+    /// 1 for the first attempt.
+    pub number: i64,
+    /// The answer's status, if one came.
+    pub status_code: Option<i64>,
+    /// The first 4 KiB of the answer.
+    pub response_body: Option<String>,
+    /// `{kind, message}` when the attempt failed.
+    pub error: Option<serde_json::Value>,
+}
+
+/// An API key (the secret only in [`KeyCreated`]).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Key {
+    /// `key_…`
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// `admin` or `producer`.
+    pub scope: String,
+    /// Set for app-scoped keys.
+    pub app_id: Option<String>,
+}
+
+/// A new key with its secret, shown once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KeyCreated {
+    /// `key_…`
+    pub id: String,
+    /// The secret (`hrd_…`).
+    pub key: String,
+}
+
+/// A portal link for one application.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PortalSession {
+    /// The link to hand to the customer.
+    pub url: String,
+    /// The credential inside the link.
+    pub token: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// One item of a batch answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchItem {
+    /// The item's position in the request.
+    pub index: usize,
+    /// Set when the item was accepted.
+    pub id: Option<String>,
+    /// Set when the item was accepted.
+    pub replayed: Option<bool>,
+    /// Set when the item failed: the contract's error object.
+    pub error: Option<serde_json::Value>,
+}
+
+/// A batch answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BatchReceipt {
+    /// One per request item, in order.
+    pub items: Vec<BatchItem>,
+}

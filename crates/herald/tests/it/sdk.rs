@@ -260,3 +260,121 @@ async fn axum_extractor_accepts_herald_and_rejects_forgeries() {
         .unwrap();
     assert_eq!(malformed.status(), 400);
 }
+
+#[tokio::test]
+async fn every_resource_through_the_sdk() {
+    use futures_util::StreamExt;
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let c = Client::builder(&h.url, ADMIN_KEY).build().unwrap();
+    let app = c.create_app("all", None).await.unwrap();
+    assert_eq!(c.app(&app.id).await.unwrap().name, "all");
+    assert!(c
+        .list_apps(None)
+        .await
+        .unwrap()
+        .data
+        .iter()
+        .any(|a| a.id == app.id));
+    c.create_event_type("res.made", Some(json!({"type": "object"})))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.list_event_types(None).await.unwrap().data[0].name,
+        "res.made"
+    );
+    let ep = c
+        .create_endpoint(
+            &app.id,
+            &NewEndpoint {
+                url: rx.url("/all"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(c.endpoint(&app.id, &ep.id).await.unwrap().status, "active");
+    assert_eq!(c.list_endpoints(&app.id, None).await.unwrap().data.len(), 1);
+
+    let batch = c
+        .send_batch(
+            &app.id,
+            (0..60)
+                .map(|i| NewEvent::json("res.made", &json!({"i": i})).unwrap())
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch.items.len(), 60);
+    assert!(batch
+        .items
+        .iter()
+        .all(|i| i.id.is_some() && i.error.is_none()));
+    let first = batch.items[0].id.clone().unwrap();
+    assert_eq!(
+        c.event(&app.id, &first).await.unwrap().payload.get(),
+        r#"{"i":0}"#
+    );
+    assert_eq!(c.list_events(&app.id, None).await.unwrap().data.len(), 50);
+    rx.wait("/all", 60, Duration::from_secs(15)).await;
+    let all: Vec<_> = c.all_deliveries(&app.id).collect().await;
+    assert_eq!(all.len(), 60, "the stream reads every page");
+    let del = all[0].as_ref().unwrap().id.clone();
+    let d = h
+        .wait_status(&app.id, &del, "succeeded", Duration::from_secs(10))
+        .await;
+    assert_eq!(d["attempts"], 1);
+    assert_eq!(
+        c.attempts(&app.id, &del).await.unwrap().data[0].status_code,
+        Some(200)
+    );
+    c.retry_delivery(&app.id, &del).await.unwrap();
+    h.wait_status(&app.id, &del, "succeeded", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        c.test_endpoint(&app.id, &ep.id).await.unwrap().event_type,
+        "herald.ping"
+    );
+    assert_eq!(
+        c.recover_endpoint(&app.id, &ep.id, "2000-01-01T00:00:00Z")
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(
+        c.endpoint_stats(&app.id, &ep.id).await.unwrap()["succeeded"]
+            .as_i64()
+            .unwrap()
+            >= 60
+    );
+    let old = c.endpoint_secret(&app.id, &ep.id).await.unwrap();
+    let rotated = c.rotate_secret(&app.id, &ep.id).await.unwrap();
+    assert_ne!(rotated["secret"].as_str().unwrap(), old);
+
+    let key = c
+        .create_key("sdk", "producer", Some(&app.id))
+        .await
+        .unwrap();
+    assert!(c
+        .list_keys(None)
+        .await
+        .unwrap()
+        .data
+        .iter()
+        .any(|k| k.id == key.id));
+    let scoped = Client::builder(&h.url, &key.key).build().unwrap();
+    assert!(matches!(
+        scoped.create_app("no", None).await,
+        Err(Error::Permission(_))
+    ));
+    c.revoke_key(&key.id).await.unwrap();
+    assert!(matches!(
+        scoped.list_events(&app.id, None).await,
+        Err(Error::Authentication(_))
+    ));
+    let portal = c.portal_session(&app.id, Some(60), true).await.unwrap();
+    assert!(portal.url.contains(&portal.token));
+    c.delete_endpoint(&app.id, &ep.id).await.unwrap();
+    c.delete_app(&app.id).await.unwrap();
+    assert!(matches!(c.app(&app.id).await, Err(Error::NotFound(_))));
+}
