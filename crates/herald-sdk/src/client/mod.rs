@@ -16,8 +16,10 @@
 //! ```
 
 mod backoff;
+mod dead_letter;
 mod error;
 mod models;
+mod redact;
 
 use std::time::Duration;
 
@@ -26,8 +28,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 pub use backoff::RetryPolicy;
+pub use dead_letter::{read_jsonl, DeadLetter, DeadLetterSink};
 pub use error::Error;
 pub use models::*;
+pub use redact::redact;
 
 /// Builds a [`Client`].
 ///
@@ -46,9 +50,22 @@ pub struct ClientBuilder {
     timeout: Duration,
     retry: RetryPolicy,
     user_agent: String,
+    dead_letters: Option<DeadLetterSink>,
+    redact_logs: bool,
 }
 
 impl ClientBuilder {
+    /// Where sends that finally fail go (a JSONL file or a callback).
+    pub fn dead_letters(mut self, sink: DeadLetterSink) -> Self {
+        self.dead_letters = Some(sink);
+        self
+    }
+    /// Redact e-mail addresses and phone numbers in payloads logged at debug level
+    /// (default: on).
+    pub fn redact_logged_payloads(mut self, on: bool) -> Self {
+        self.redact_logs = on;
+        self
+    }
     /// Per-request timeout (default 30 s).
     pub fn timeout(mut self, t: Duration) -> Self {
         self.timeout = t;
@@ -81,6 +98,8 @@ impl ClientBuilder {
             base: self.base_url.trim_end_matches('/').to_string(),
             api_key: self.api_key,
             retry: self.retry,
+            dead_letters: self.dead_letters,
+            redact_logs: self.redact_logs,
         })
     }
 }
@@ -92,6 +111,17 @@ pub struct Client {
     base: String,
     api_key: String,
     retry: RetryPolicy,
+    dead_letters: Option<DeadLetterSink>,
+    redact_logs: bool,
+}
+
+/// What [`Client::replay_dead_letters`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    /// Re-sent successfully (or replayed by the server's idempotency record).
+    pub sent: usize,
+    /// Still failing; kept in the file.
+    pub failed: usize,
 }
 
 #[derive(serde::Deserialize)]
@@ -123,6 +153,8 @@ impl Client {
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::default(),
             user_agent: concat!("herald-sdk-rust/", env!("CARGO_PKG_VERSION")).to_string(),
+            dead_letters: None,
+            redact_logs: true,
         }
     }
 
@@ -256,13 +288,81 @@ impl Client {
             }
         };
         let body = Self::json(&event)?; // serialised once: every retry sends these bytes
-        self.call(
-            Method::POST,
-            &format!("/v1/apps/{app}/events"),
-            Some(body),
-            Some(key),
-        )
-        .await
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            let payload = event.payload.get();
+            let shown = if self.redact_logs {
+                redact(payload)
+            } else {
+                payload.to_string()
+            };
+            tracing::debug!(%app, event_type = %event.event_type, payload = %shown, "sending event");
+        }
+        let result = self
+            .call(
+                Method::POST,
+                &format!("/v1/apps/{app}/events"),
+                Some(body),
+                Some(key),
+            )
+            .await;
+        if let (Err(e), Some(sink)) = (&result, &self.dead_letters) {
+            // Only failures that a later attempt could fix; a 400 would fail again.
+            if e.is_retryable() || matches!(e, Error::RetriesExhausted { .. }) {
+                sink.put(&DeadLetter {
+                    app: app.to_string(),
+                    event_type: event.event_type.clone(),
+                    payload: event.payload.clone(),
+                    idempotency_key: key.to_string(),
+                    error: e.to_string(),
+                });
+            }
+        }
+        result
+    }
+
+    /// Sends again every dead letter of a JSONL file (with its original idempotency key, so
+    /// nothing is duplicated) and rewrites the file with those that still fail.
+    pub async fn replay_dead_letters(&self, path: &std::path::Path) -> Result<ReplayReport, Error> {
+        let letters =
+            read_jsonl(path).map_err(|e| Error::Decode(format!("{}: {e}", path.display())))?;
+        let mut report = ReplayReport::default();
+        let mut still = Vec::new();
+        for letter in letters {
+            let event = NewEvent {
+                event_type: letter.event_type.clone(),
+                payload: letter.payload.clone(),
+                endpoint_ids: None,
+                idempotency_key: None,
+            };
+            let body = Self::json(&event)?;
+            let events_path = format!("/v1/apps/{}/events", letter.app);
+            match self
+                .call::<EventReceipt>(
+                    Method::POST,
+                    &events_path,
+                    Some(body),
+                    Some(&letter.idempotency_key),
+                )
+                .await
+            {
+                Ok(_) => report.sent += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    still.push(DeadLetter {
+                        error: e.to_string(),
+                        ..letter
+                    });
+                }
+            }
+        }
+        let text: String = still
+            .iter()
+            .filter_map(|l| serde_json::to_string(l).ok())
+            .map(|l| l + "\n")
+            .collect();
+        std::fs::write(path, text)
+            .map_err(|e| Error::Decode(format!("{}: {e}", path.display())))?;
+        Ok(report)
     }
 
     /// Creates an application.
