@@ -16,6 +16,8 @@
 //! ```
 
 mod backoff;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod dead_letter;
 mod error;
 mod models;

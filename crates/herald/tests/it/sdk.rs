@@ -451,3 +451,25 @@ async fn failed_sends_go_to_the_dead_letter_file_and_replay_once() {
         .is_err());
     assert_eq!(*calls.lock().unwrap(), 0);
 }
+
+#[test]
+fn the_blocking_client_works_without_async() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let h = rt.block_on(Herald::start(&[]));
+    let client =
+        herald_sdk::client::blocking::Client::new(Client::builder(&h.url, ADMIN_KEY)).unwrap();
+    let app = client.create_app("blocking", Some("blk")).unwrap();
+    let receipt = client
+        .send_event(
+            "blk",
+            NewEvent::json("a.b", &json!({"x": 1})).unwrap(),
+            None,
+        )
+        .unwrap();
+    assert_eq!(
+        client.event(&app.id, &receipt.id).unwrap().payload.get(),
+        r#"{"x":1}"#
+    );
+    assert!(matches!(client.app("missing"), Err(Error::NotFound(_))));
+    drop(h);
+}
