@@ -101,6 +101,16 @@ blocking! {
     fn list_keys(cursor: Option<&str>) -> Page<Key>;
     /// See [`super::Client::revoke_key`].
     fn revoke_key(key: &str) -> ();
+    /// See [`super::Client::update_app`].
+    fn update_app(app: &str, changes: &serde_json::Value) -> App;
+    /// See [`super::Client::update_endpoint`].
+    fn update_endpoint(app: &str, endpoint: &str, changes: &serde_json::Value) -> Endpoint;
+    /// See [`super::Client::event_type`].
+    fn event_type(name: &str) -> EventType;
+    /// See [`super::Client::update_event_type`].
+    fn update_event_type(name: &str, changes: &serde_json::Value) -> EventType;
+    /// See [`super::Client::delete_event_type`].
+    fn delete_event_type(name: &str) -> ();
     /// See [`super::Client::portal_session`].
     fn portal_session(app: &str, expires_in: Option<u32>, read_only: bool) -> PortalSession;
 }

@@ -634,6 +634,101 @@ impl Client {
         .await
     }
 
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        changes: &serde_json::Value,
+    ) -> Result<T, Error> {
+        self.call(Method::PATCH, path, Some(Self::json(changes)?), None)
+            .await
+    }
+
+    /// Changes an application: `changes` holds the fields to set (`name`, `uid`, `metadata`).
+    pub async fn update_app(&self, app: &str, changes: &serde_json::Value) -> Result<App, Error> {
+        self.patch(&format!("/v1/apps/{app}"), changes).await
+    }
+
+    /// Changes an endpoint: any of `url`, `description`, `event_types`, `disabled`,
+    /// `rate_limit`, `max_in_flight`, `headers`, `format`, `ordered`, `metadata`
+    /// (`null` clears the nullable ones).
+    pub async fn update_endpoint(
+        &self,
+        app: &str,
+        endpoint: &str,
+        changes: &serde_json::Value,
+    ) -> Result<Endpoint, Error> {
+        self.patch(&format!("/v1/apps/{app}/endpoints/{endpoint}"), changes)
+            .await
+    }
+
+    /// One event type.
+    pub async fn event_type(&self, name: &str) -> Result<EventType, Error> {
+        self.get(&format!("/v1/event-types/{name}")).await
+    }
+
+    /// Changes an event type (`description`, `schema`, `archived`).
+    pub async fn update_event_type(
+        &self,
+        name: &str,
+        changes: &serde_json::Value,
+    ) -> Result<EventType, Error> {
+        self.patch(&format!("/v1/event-types/{name}"), changes)
+            .await
+    }
+
+    /// Deletes an event type.
+    pub async fn delete_event_type(&self, name: &str) -> Result<(), Error> {
+        self.delete(&format!("/v1/event-types/{name}")).await
+    }
+
+    /// Every application, fetched page by page as the stream is read.
+    pub fn all_apps(&self) -> impl futures_util::Stream<Item = Result<App, Error>> + '_ {
+        paginate(move |cursor| async move { self.list_apps(cursor.as_deref()).await })
+    }
+
+    /// Every event type, fetched page by page.
+    pub fn all_event_types(
+        &self,
+    ) -> impl futures_util::Stream<Item = Result<EventType, Error>> + '_ {
+        paginate(move |cursor| async move { self.list_event_types(cursor.as_deref()).await })
+    }
+
+    /// Every endpoint of `app`, fetched page by page.
+    pub fn all_endpoints<'a>(
+        &'a self,
+        app: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<Endpoint, Error>> + 'a {
+        paginate(move |cursor| async move { self.list_endpoints(app, cursor.as_deref()).await })
+    }
+
+    /// Every event of `app`, newest first, fetched page by page.
+    pub fn all_events<'a>(
+        &'a self,
+        app: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<Event, Error>> + 'a {
+        paginate(move |cursor| async move { self.list_events(app, cursor.as_deref()).await })
+    }
+
+    /// Every key, fetched page by page.
+    pub fn all_keys(&self) -> impl futures_util::Stream<Item = Result<Key, Error>> + '_ {
+        paginate(move |cursor| async move { self.list_keys(cursor.as_deref()).await })
+    }
+
+    /// Every attempt of a delivery, oldest first, fetched page by page.
+    pub fn all_attempts<'a>(
+        &'a self,
+        app: &'a str,
+        delivery: &'a str,
+    ) -> impl futures_util::Stream<Item = Result<Attempt, Error>> + 'a {
+        paginate(move |cursor| async move {
+            self.get(&with_cursor(
+                &format!("/v1/apps/{app}/deliveries/{delivery}/attempts"),
+                cursor.as_deref(),
+            ))
+            .await
+        })
+    }
+
     /// Every delivery of `app`, newest first, fetched page by page as the stream is read.
     pub fn all_deliveries<'a>(
         &'a self,

@@ -374,6 +374,53 @@ async fn every_resource_through_the_sdk() {
     ));
     let portal = c.portal_session(&app.id, Some(60), true).await.unwrap();
     assert!(portal.url.contains(&portal.token));
+    let changed = c
+        .update_endpoint(
+            &app.id,
+            &ep.id,
+            &json!({"event_types": ["res.*"], "disabled": true}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.status.as_str(), changed.event_types),
+        ("disabled", Some(vec!["res.*".to_string()]))
+    );
+    assert_eq!(
+        c.update_app(&app.id, &json!({"name": "renamed"}))
+            .await
+            .unwrap()
+            .name,
+        "renamed"
+    );
+    assert!(
+        c.update_event_type("res.made", &json!({"archived": true}))
+            .await
+            .unwrap()
+            .archived
+    );
+    assert!(c.event_type("res.made").await.unwrap().archived);
+    c.delete_event_type("res.made").await.unwrap();
+    assert!(matches!(
+        c.event_type("res.made").await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(
+        c.all_events(&app.id).collect::<Vec<_>>().await.len(),
+        61,
+        "60 + the ping, across two pages"
+    );
+    assert_eq!(
+        c.all_attempts(&app.id, &del)
+            .collect::<Vec<_>>()
+            .await
+            .len(),
+        2
+    );
+    assert_eq!(c.all_endpoints(&app.id).collect::<Vec<_>>().await.len(), 1);
+    assert!(!c.all_apps().collect::<Vec<_>>().await.is_empty());
+    assert!(!c.all_keys().collect::<Vec<_>>().await.is_empty());
+    assert_eq!(c.all_event_types().collect::<Vec<_>>().await.len(), 0);
     c.delete_endpoint(&app.id, &ep.id).await.unwrap();
     c.delete_app(&app.id).await.unwrap();
     assert!(matches!(c.app(&app.id).await, Err(Error::NotFound(_))));
