@@ -137,6 +137,22 @@ impl Webhook {
         parse(id, headers, body)
     }
 
+    /// The `webhook-signature` value for `body` (`v1,<base64>`), signed with the first
+    /// secret, for tests of receivers. Needs a `whsec_` secret.
+    ///
+    /// ```
+    /// let wh = herald_sdk::Webhook::new("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
+    /// let sig = wh.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#).unwrap();
+    /// assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    /// ```
+    pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> Result<String, WebhookError> {
+        let secret = self.signer.as_deref().ok_or(WebhookError::InvalidKey(
+            SignatureError::MalformedKey("signing needs a whsec_ secret"),
+        ))?;
+        let key = SigningKey::parse(secret).map_err(WebhookError::InvalidKey)?;
+        Ok(key.sign(id, timestamp, body))
+    }
+
     /// The three `webhook-*` headers for `body`, signed with the first secret (for tests of
     /// receivers). Needs a `whsec_` secret.
     ///
@@ -151,17 +167,14 @@ impl Webhook {
         timestamp: i64,
         body: &[u8],
     ) -> Result<HeaderMap, WebhookError> {
-        let secret = self.signer.as_deref().ok_or(WebhookError::InvalidKey(
-            SignatureError::MalformedKey("signing needs a whsec_ secret"),
-        ))?;
-        let key = SigningKey::parse(secret).map_err(WebhookError::InvalidKey)?;
+        let signature = self.sign(id, timestamp, body)?;
         let mut h = HeaderMap::new();
         let value = |s: String| {
             http::HeaderValue::from_str(&s).map_err(|e| WebhookError::InvalidBody(e.to_string()))
         };
         h.insert("webhook-id", value(id.to_string())?);
         h.insert("webhook-timestamp", value(timestamp.to_string())?);
-        h.insert("webhook-signature", value(key.sign(id, timestamp, body))?);
+        h.insert("webhook-signature", value(signature)?);
         Ok(h)
     }
 }
