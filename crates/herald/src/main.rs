@@ -1,5 +1,7 @@
-//! The `herald` binary. Only `serve` lives here so far; the client commands of `cli.md`
-//! are tracked in their own issue.
+//! The `herald` binary: `serve`, and the client commands of `cli.md` (in `cli/`; so far
+//! `apps`, `send` and `verify`: the rest is tracked in the CLI issue).
+
+mod cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +14,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Parser)]
 #[command(name = "herald", version, about = "Durable, signed webhook delivery")]
 struct Cli {
+    #[command(flatten)]
+    server: cli::ServerArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -20,6 +24,15 @@ struct Cli {
 enum Command {
     /// Run the server: the HTTP API and the delivery engine.
     Serve(ServeArgs),
+    /// Applications: create, list, get, update, delete.
+    Apps {
+        #[command(subcommand)]
+        command: cli::AppsCommand,
+    },
+    /// Send one event; prints its id and deliveries.
+    Send(cli::SendArgs),
+    /// Verify one captured webhook offline: exit 0 and `valid`, or exit 1 and the reason.
+    Verify(cli::verify::VerifyArgs),
 }
 
 #[derive(clap::Args)]
@@ -43,15 +56,30 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve(args) => match serve(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("herald: {e:#}");
-                ExitCode::FAILURE
-            }
-        },
+    let result = match cli.command {
+        Command::Serve(args) => serve(args).map_err(|e| format!("{e:#}")),
+        Command::Verify(args) => cli::verify::run(&args).map(|()| println!("valid")),
+        Command::Apps { command } => {
+            client_runtime().and_then(|rt| rt.block_on(cli::apps(&cli.server, command)))
+        }
+        Command::Send(args) => {
+            client_runtime().and_then(|rt| rt.block_on(cli::send(&cli.server, args)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            ExitCode::FAILURE
+        }
     }
+}
+
+fn client_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -25,7 +25,8 @@ mod redact;
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+pub use reqwest::Method;
+use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -271,6 +272,18 @@ impl Client {
 
     fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, Error> {
         serde_json::to_vec(body).map_err(|e| Error::Decode(e.to_string()))
+    }
+
+    /// Any API call, answered as raw JSON (for tools that print the server's exact answer).
+    /// Retries and errors as for every other call.
+    pub async fn request_json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<serde_json::Value, Error> {
+        let body = body.map(Self::json).transpose()?;
+        self.call(method, path, body, None).await
     }
 
     /// Sends one event to application `app` (id or uid). Without `idempotency_key` one is

@@ -1,0 +1,202 @@
+//! The client commands of `cli.md` (so far: `apps`, `send`, `verify`), all through
+//! `herald-sdk`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
+//! 2 bad usage (clap).
+
+pub mod output;
+pub mod verify;
+
+use herald_sdk::client::{Client, Method, NewEvent};
+use serde_json::{json, Value};
+
+/// Where the server is and how to authenticate.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Server URL.
+    #[arg(
+        long,
+        env = "HERALD_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub url: String,
+    /// API key (`hrd_…`).
+    #[arg(long, env = "HERALD_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Print the server's JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl ServerArgs {
+    pub fn client(&self) -> Result<Client, String> {
+        let key = self
+            .api_key
+            .as_deref()
+            .ok_or("no API key: pass --api-key or set HERALD_API_KEY")?;
+        Client::builder(&self.url, key)
+            .build()
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `herald apps …`
+#[derive(clap::Subcommand, Debug)]
+pub enum AppsCommand {
+    /// Create an application.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Client-chosen unique slug.
+        #[arg(long)]
+        uid: Option<String>,
+    },
+    /// List applications.
+    List {
+        /// Page size (1..=250).
+        #[arg(long)]
+        limit: Option<u32>,
+    },
+    /// Show one application (id or uid).
+    Get { app: String },
+    /// Rename an application or change its uid.
+    Update {
+        app: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        uid: Option<String>,
+    },
+    /// Delete an application with its endpoints.
+    Delete { app: String },
+}
+
+const APP_COLUMNS: &[&str] = &["id", "uid", "name", "created_at"];
+
+pub async fn apps(server: &ServerArgs, cmd: AppsCommand) -> Result<(), String> {
+    let c = server.client()?;
+    let call = |method: Method, path: String, body: Option<Value>| {
+        let c = c.clone();
+        async move {
+            c.request_json(method, &path, body.as_ref())
+                .await
+                .map_err(|e| e.to_string())
+        }
+    };
+    let value = match cmd {
+        AppsCommand::Create { name, uid } => {
+            call(
+                Method::POST,
+                "/v1/apps".into(),
+                Some(json!({"name": name, "uid": uid})),
+            )
+            .await?
+        }
+        AppsCommand::List { limit } => {
+            let path = match limit {
+                Some(l) => format!("/v1/apps?limit={l}"),
+                None => "/v1/apps".into(),
+            };
+            call(Method::GET, path, None).await?
+        }
+        AppsCommand::Get { app } => call(Method::GET, format!("/v1/apps/{app}"), None).await?,
+        AppsCommand::Update { app, name, uid } => {
+            let mut changes = serde_json::Map::new();
+            if let Some(n) = name {
+                changes.insert("name".into(), json!(n));
+            }
+            if let Some(u) = uid {
+                changes.insert("uid".into(), json!(u));
+            }
+            call(
+                Method::PATCH,
+                format!("/v1/apps/{app}"),
+                Some(Value::Object(changes)),
+            )
+            .await?
+        }
+        AppsCommand::Delete { app } => {
+            call(Method::DELETE, format!("/v1/apps/{app}"), None).await?;
+            if !server.json {
+                println!("deleted {app}");
+            }
+            return Ok(());
+        }
+    };
+    output::print(&value, server.json, APP_COLUMNS);
+    Ok(())
+}
+
+/// `herald send`
+#[derive(clap::Args, Debug)]
+pub struct SendArgs {
+    /// Application id or uid.
+    #[arg(long)]
+    pub app: String,
+    /// Event type.
+    #[arg(long = "type")]
+    pub event_type: String,
+    /// The payload (JSON), sent byte for byte.
+    #[arg(long, conflicts_with_all = ["data_file", "stdin"])]
+    pub data: Option<String>,
+    /// A file holding the payload.
+    #[arg(long, conflicts_with = "stdin")]
+    pub data_file: Option<std::path::PathBuf>,
+    /// Read the payload from standard input (`-`).
+    #[arg(id = "stdin", value_name = "-", num_args = 0..=1, default_missing_value = "-")]
+    pub stdin: Option<String>,
+    /// Idempotency key (one is generated otherwise).
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+    /// Only these endpoints (repeatable).
+    #[arg(long = "endpoint")]
+    pub endpoints: Vec<String>,
+}
+
+pub async fn send(server: &ServerArgs, args: SendArgs) -> Result<(), String> {
+    let text = match (&args.data, &args.data_file, &args.stdin) {
+        (Some(d), _, _) => d.clone(),
+        (None, Some(path), _) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+        (None, None, Some(_)) => std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("cannot read stdin: {e}"))?,
+        (None, None, None) => {
+            return Err("give the payload with --data, --data-file or - (stdin)".into())
+        }
+    };
+    let payload =
+        serde_json::value::RawValue::from_string(text.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| format!("the payload is not JSON: {e}"))?;
+    let event = NewEvent {
+        event_type: args.event_type,
+        payload,
+        endpoint_ids: (!args.endpoints.is_empty()).then_some(args.endpoints),
+        idempotency_key: None,
+    };
+    let receipt = server
+        .client()?
+        .send_event(&args.app, event, args.idempotency_key.as_deref())
+        .await
+        .map_err(|e| e.to_string())?;
+    let value = serde_json::to_value(&receipt).map_err(|e| e.to_string())?;
+    if server.json {
+        println!("{value}");
+    } else {
+        println!(
+            "event {}{}",
+            receipt.id,
+            if receipt.replayed { " (replayed)" } else { "" }
+        );
+        print!(
+            "{}",
+            output::table(
+                value["deliveries"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[]),
+                &["id", "endpoint_id", "status"]
+            )
+        );
+    }
+    Ok(())
+}

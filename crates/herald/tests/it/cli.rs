@@ -1,0 +1,250 @@
+//! The `herald` client commands, driven as a user would: the real binary against a real server.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::*;
+
+fn herald(h: &Herald, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(args)
+        .env("HERALD_URL", &h.url)
+        .env("HERALD_API_KEY", ADMIN_KEY)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout_json(o: &Output) -> Value {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_and_send_through_the_cli() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let created = stdout_json(&herald(
+        &h,
+        &[
+            "apps", "create", "--name", "Acme", "--uid", "acme", "--json",
+        ],
+        None,
+    ));
+    assert!(created["id"].as_str().unwrap().starts_with("app_"));
+    let table = herald(&h, &["apps", "list"], None);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.starts_with("ID") && text.contains("acme") && text.contains("Acme"),
+        "{text}"
+    );
+    let got = stdout_json(&herald(&h, &["--json", "apps", "get", "acme"], None));
+    assert_eq!(got["id"], created["id"]);
+    let renamed = stdout_json(&herald(
+        &h,
+        &["apps", "update", "acme", "--name", "Acme 2", "--json"],
+        None,
+    ));
+    assert_eq!(renamed["name"], "Acme 2");
+
+    h.endpoint("acme", &rx.url("/cli"), json!({})).await;
+    let raw = r#"{"b": 1.50,  "a": [1, 2 ]}"#;
+    let sent = stdout_json(&herald(
+        &h,
+        &[
+            "send",
+            "--app",
+            "acme",
+            "--type",
+            "order.paid",
+            "--data",
+            raw,
+            "--idempotency-key",
+            "k1",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(sent["deliveries"].as_array().unwrap().len(), 1);
+    let delivered = &rx.wait("/cli", 1, Duration::from_secs(10)).await[0];
+    assert!(
+        String::from_utf8_lossy(&delivered.body).contains(raw),
+        "payload bytes unchanged"
+    );
+    let again = stdout_json(&herald(
+        &h,
+        &[
+            "send",
+            "--app",
+            "acme",
+            "--type",
+            "order.paid",
+            "--data",
+            raw,
+            "--idempotency-key",
+            "k1",
+            "--json",
+        ],
+        None,
+    ));
+    assert_eq!(
+        (again["id"].clone(), again["replayed"].clone()),
+        (sent["id"].clone(), json!(true))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.json");
+    std::fs::write(&file, r#"{"from":"file"}"#).unwrap();
+    let from_file = herald(
+        &h,
+        &[
+            "send",
+            "--app",
+            "acme",
+            "--type",
+            "f.x",
+            "--data-file",
+            file.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(String::from_utf8_lossy(&from_file.stdout).starts_with("event evt_"));
+    let from_stdin = stdout_json(&herald(
+        &h,
+        &["send", "--app", "acme", "--type", "s.x", "--json", "-"],
+        Some("{\"from\":\"stdin\"}\n"),
+    ));
+    let (_, ev) = h
+        .get(&format!(
+            "/v1/apps/acme/events/{}",
+            from_stdin["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(ev["payload"], json!({"from": "stdin"}));
+
+    // A failed request: exit 1, the contract's message on stderr.
+    let missing = herald(&h, &["apps", "get", "nope"], None);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("not found"));
+    // Bad usage: exit 2.
+    assert_eq!(
+        herald(&h, &["send", "--app", "acme"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        herald(&h, &["apps", "frobnicate"], None).status.code(),
+        Some(2)
+    );
+    let deleted = herald(&h, &["apps", "delete", "acme"], None);
+    assert!(deleted.status.success());
+    assert_eq!(
+        herald(&h, &["apps", "get", "acme"], None).status.code(),
+        Some(1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_a_real_captured_delivery() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let app = h.app().await;
+    let ep = h.endpoint(&app, &rx.url("/v"), json!({})).await;
+    let secret = h.secret(&app, ep["id"].as_str().unwrap()).await;
+    h.send(&app, "order.paid", json!({"n": 1})).await;
+    let r = &rx.wait("/v", 1, Duration::from_secs(10)).await[0];
+    let body = String::from_utf8(r.body.to_vec()).unwrap();
+    let (id, ts, sig) = (
+        r.header("webhook-id"),
+        r.header("webhook-timestamp"),
+        r.header("webhook-signature"),
+    );
+    let verify = |secret: &str, body: &str, extra: &[&str]| {
+        let mut args = vec![
+            "verify",
+            "--secret",
+            secret,
+            "--webhook-id",
+            &id,
+            "--webhook-timestamp",
+            &ts,
+            "--webhook-signature",
+            &sig,
+            "--body",
+            body,
+        ];
+        args.extend_from_slice(extra);
+        herald(&h, &args, None)
+    };
+    let ok = verify(&secret, &body, &[]);
+    assert_eq!(
+        (ok.status.code(), String::from_utf8_lossy(&ok.stdout).trim()),
+        (Some(0), "valid")
+    );
+    let tampered = verify(&secret, &body.replace("1", "2"), &[]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&tampered.stderr).contains("no matching signature"));
+    let late: i64 = ts.parse::<i64>().unwrap() + 1000;
+    let old = verify(&secret, &body, &["--at", &late.to_string()]);
+    assert_eq!(old.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&old.stderr).contains("too old"));
+    let tolerant = verify(
+        &secret,
+        &body,
+        &["--at", &late.to_string(), "--tolerance", "2000"],
+    );
+    assert_eq!(tolerant.status.code(), Some(0));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body");
+    std::fs::write(&file, &r.body).unwrap();
+    let mut args = vec![
+        "verify",
+        "--secret",
+        &secret,
+        "--webhook-id",
+        &id,
+        "--webhook-timestamp",
+        &ts,
+    ];
+    let several = format!("v1,AAAA {sig}");
+    args.extend_from_slice(&[
+        "--webhook-signature",
+        &several,
+        "--body-file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        herald(&h, &args, None).status.code(),
+        Some(0),
+        "any of several signatures"
+    );
+    let bad_header = herald(
+        &h,
+        &[
+            "verify",
+            "--secret",
+            &secret,
+            "--webhook-id",
+            &id,
+            "--webhook-timestamp",
+            "soon",
+            "--webhook-signature",
+            &sig,
+            "--body",
+            &body,
+        ],
+        None,
+    );
+    assert_eq!(bad_header.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_header.stderr).contains("malformed webhook-timestamp"));
+}
