@@ -33,6 +33,53 @@ enum Command {
     Send(cli::SendArgs),
     /// Verify one captured webhook offline: exit 0 and `valid`, or exit 1 and the reason.
     Verify(cli::verify::VerifyArgs),
+    /// Event types: create, list, get, update, delete.
+    EventTypes {
+        #[command(subcommand)]
+        command: cli::resources::EventTypesCommand,
+    },
+    /// Endpoints of an application.
+    Endpoints {
+        /// Application id or uid.
+        #[arg(long, global = true)]
+        app: Option<String>,
+        #[command(subcommand)]
+        command: cli::resources::EndpointsCommand,
+    },
+    /// Events of an application.
+    Events {
+        /// Application id or uid.
+        #[arg(long, global = true)]
+        app: Option<String>,
+        #[command(subcommand)]
+        command: cli::resources::EventsCommand,
+    },
+    /// Deliveries of an application.
+    Deliveries {
+        /// Application id or uid.
+        #[arg(long, global = true)]
+        app: Option<String>,
+        #[command(subcommand)]
+        command: cli::resources::DeliveriesCommand,
+    },
+    /// API keys: create, list, revoke.
+    Keys {
+        #[command(subcommand)]
+        command: cli::resources::KeysCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The `--app` a per-application command needs; its absence is bad usage (exit 2).
+fn need_app(app: Option<String>) -> Result<String, String> {
+    app.ok_or(()).or_else(|()| {
+        eprintln!("herald: this command needs --app APP");
+        std::process::exit(2)
+    })
 }
 
 #[derive(clap::Args)]
@@ -64,6 +111,28 @@ fn main() -> ExitCode {
         }
         Command::Send(args) => {
             client_runtime().and_then(|rt| rt.block_on(cli::send(&cli.server, args)))
+        }
+        Command::EventTypes { command } => client_runtime()
+            .and_then(|rt| rt.block_on(cli::resources::event_types(&cli.server, command))),
+        Command::Endpoints { app, command } => need_app(app).and_then(|app| {
+            client_runtime()
+                .and_then(|rt| rt.block_on(cli::resources::endpoints(&cli.server, &app, command)))
+        }),
+        Command::Events { app, command } => need_app(app).and_then(|app| {
+            client_runtime()
+                .and_then(|rt| rt.block_on(cli::resources::events(&cli.server, &app, command)))
+        }),
+        Command::Deliveries { app, command } => need_app(app).and_then(|app| {
+            client_runtime()
+                .and_then(|rt| rt.block_on(cli::resources::deliveries(&cli.server, &app, command)))
+        }),
+        Command::Keys { command } => {
+            client_runtime().and_then(|rt| rt.block_on(cli::resources::keys(&cli.server, command)))
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "herald", &mut std::io::stdout());
+            Ok(())
         }
     };
     match result {

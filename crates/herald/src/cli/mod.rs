@@ -1,8 +1,9 @@
-//! The client commands of `cli.md` (so far: `apps`, `send`, `verify`), all through
+//! The client commands of `cli.md` (all but `listen`, `deliveries --follow` and `bench`), through
 //! `herald-sdk`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
 //! 2 bad usage (clap).
 
 pub mod output;
+pub mod resources;
 pub mod verify;
 
 use herald_sdk::client::{Client, Method, NewEvent};

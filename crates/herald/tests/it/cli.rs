@@ -248,3 +248,190 @@ async fn verify_a_real_captured_delivery() {
     assert_eq!(bad_header.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_header.stderr).contains("malformed webhook-timestamp"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_resource_command() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let run = |args: &[&str]| stdout_json(&herald(&h, args, None));
+    run(&["apps", "create", "--name", "R", "--uid", "r", "--json"]);
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.json");
+    std::fs::write(&schema, r#"{"type":"object","required":["n"]}"#).unwrap();
+    let et = run(&[
+        "event-types",
+        "create",
+        "r.made",
+        "--schema",
+        schema.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(et["schema"]["required"], json!(["n"]));
+    assert_eq!(
+        run(&["event-types", "list", "--json"])["data"][0]["name"],
+        "r.made"
+    );
+    assert_eq!(
+        run(&[
+            "event-types",
+            "update",
+            "r.made",
+            "--description",
+            "d",
+            "--json"
+        ])["description"],
+        "d"
+    );
+    assert_eq!(
+        run(&["event-types", "get", "r.made", "--json"])["description"],
+        "d"
+    );
+
+    let url = rx.url("/r");
+    let ep = run(&[
+        "endpoints",
+        "create",
+        "--app",
+        "r",
+        "--endpoint-url",
+        &url,
+        "--event-type",
+        "r.*",
+        "--json",
+    ]);
+    let ep_id = ep["id"].as_str().unwrap().to_string();
+    assert_eq!(ep["event_types"], json!(["r.*"]));
+    assert_eq!(
+        run(&["endpoints", "list", "--app", "r", "--json"])["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        run(&["endpoints", "secret", &ep_id, "--app", "r", "--json"])["secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
+    assert!(
+        run(&["endpoints", "rotate-secret", &ep_id, "--app", "r", "--json"])["secret"].is_string()
+    );
+    assert_eq!(
+        run(&["endpoints", "test", &ep_id, "--app", "r", "--json"])["type"],
+        "herald.ping"
+    );
+    rx.wait("/r", 1, Duration::from_secs(10)).await;
+    let sent = run(&[
+        "send",
+        "--app",
+        "r",
+        "--type",
+        "r.made",
+        "--data",
+        r#"{"n":1}"#,
+        "--json",
+    ]);
+    let ev_id = sent["id"].as_str().unwrap().to_string();
+    let del_id = sent["deliveries"][0]["id"].as_str().unwrap().to_string();
+    h.wait_status("r", &del_id, "succeeded", Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        run(&["events", "get", &ev_id, "--app", "r", "--json"])["payload"],
+        json!({"n": 1})
+    );
+    assert_eq!(
+        run(&["events", "list", "--app", "r", "--type", "r.made", "--json"])["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let listed = run(&[
+        "deliveries",
+        "list",
+        "--app",
+        "r",
+        "--status",
+        "succeeded",
+        "--event",
+        &ev_id,
+        "--json",
+    ]);
+    assert_eq!(listed["data"][0]["id"], del_id.as_str());
+    assert_eq!(
+        run(&["deliveries", "get", &del_id, "--app", "r", "--json"])["attempts"],
+        1
+    );
+    assert_eq!(
+        run(&["deliveries", "attempts", &del_id, "--app", "r", "--json"])["data"][0]["status_code"],
+        200
+    );
+    assert_eq!(
+        run(&["deliveries", "retry", &del_id, "--app", "r", "--json"])["status"],
+        "pending"
+    );
+    assert!(
+        run(&["endpoints", "stats", &ep_id, "--app", "r", "--json"])["succeeded"]
+            .as_i64()
+            .unwrap()
+            >= 1
+    );
+    assert_eq!(
+        run(&[
+            "endpoints",
+            "recover",
+            &ep_id,
+            "--app",
+            "r",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--json"
+        ])["requeued"],
+        0
+    );
+    assert_eq!(
+        run(&[
+            "endpoints",
+            "update",
+            &ep_id,
+            "--app",
+            "r",
+            "--disabled",
+            "true",
+            "--json"
+        ])["status"],
+        "disabled"
+    );
+    let table = herald(&h, &["deliveries", "list", "--app", "r"], None);
+    assert!(String::from_utf8_lossy(&table.stdout).starts_with("ID"));
+
+    let key = run(&[
+        "keys", "create", "--name", "k", "--scope", "producer", "--json",
+    ]);
+    assert!(key["key"].as_str().unwrap().starts_with("hrd_"));
+    let key_id = key["id"].as_str().unwrap();
+    assert!(run(&["keys", "list", "--json"])["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k["id"] == key_id));
+    assert!(herald(&h, &["keys", "revoke", key_id], None)
+        .status
+        .success());
+    assert!(
+        herald(&h, &["endpoints", "delete", &ep_id, "--app", "r"], None)
+            .status
+            .success()
+    );
+    assert!(herald(&h, &["event-types", "delete", "r.made"], None)
+        .status
+        .success());
+    assert_eq!(
+        herald(&h, &["endpoints", "list"], None).status.code(),
+        Some(2),
+        "--app is required"
+    );
+    let completions = herald(&h, &["completions", "bash"], None);
+    assert!(String::from_utf8_lossy(&completions.stdout).contains("herald"));
+}
