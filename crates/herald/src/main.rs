@@ -67,6 +67,8 @@ enum Command {
         #[command(subcommand)]
         command: cli::resources::KeysCommand,
     },
+    /// A local receiver for development: prints and verifies each request.
+    Listen(cli::listen::ListenArgs),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -128,6 +130,9 @@ fn main() -> ExitCode {
         }),
         Command::Keys { command } => {
             client_runtime().and_then(|rt| rt.block_on(cli::resources::keys(&cli.server, command)))
+        }
+        Command::Listen(args) => {
+            client_runtime().and_then(|rt| rt.block_on(cli::listen::run(args)))
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;

@@ -1,7 +1,8 @@
-//! The client commands of `cli.md` (all but `listen`, `deliveries --follow` and `bench`), through
+//! The client commands of `cli.md` (all but `deliveries --follow` and `bench`), through
 //! `herald-sdk`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
 //! 2 bad usage (clap).
 
+pub mod listen;
 pub mod output;
 pub mod resources;
 pub mod verify;

@@ -435,3 +435,81 @@ async fn every_resource_command() {
     let completions = herald(&h, &["completions", "bash"], None);
     assert!(String::from_utf8_lossy(&completions.stdout).contains("herald"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listen_prints_verifies_and_forwards_a_real_delivery() {
+    let h = Herald::start(&[]).await;
+    let app_rx = Receiver::start().await; // the developer's app behind `--forward-to`
+    app_rx.script("/hook", vec![], Reply::status(202));
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwAAAAAAAA";
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("listen.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "listen",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--secret",
+            secret,
+        ])
+        .args(["--forward-to", &app_rx.url("")])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let app = h.app().await;
+    h.endpoint(
+        &app,
+        &format!("http://127.0.0.1:{port}/hook"),
+        json!({"secret": secret}),
+    )
+    .await;
+    let ev = h.send(&app, "order.paid", json!({"n": 1})).await;
+    app_rx.wait("/hook", 1, Duration::from_secs(15)).await;
+    let d = h
+        .wait_status(
+            &app,
+            ev["deliveries"][0]["id"].as_str().unwrap(),
+            "succeeded",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(d["last_status_code"], 202, "the app's status is relayed");
+    let forged = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/hook"))
+        .header("webhook-id", "evt_forged")
+        .header("webhook-timestamp", "1")
+        .header("webhook-signature", "v1,AAAA")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 202);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    assert!(out.contains(ev["id"].as_str().unwrap()), "{out}");
+    assert!(out.contains("\"type\": \"order.paid\""), "{out}");
+    assert!(out.contains("signature: valid"), "{out}");
+    assert!(
+        out.contains("signature: INVALID (timestamp too old"),
+        "{out}"
+    );
+    assert!(out.contains("forwarded: 202"), "{out}");
+
+    let refused = herald(
+        &h,
+        &[
+            "listen",
+            "--listen",
+            "127.0.0.1:0",
+            "--forward-to",
+            "http://10.1.2.3/x",
+        ],
+        None,
+    );
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
+}
