@@ -104,6 +104,9 @@ pub enum DeliveriesCommand {
         endpoint: Option<String>,
         #[arg(long)]
         event: Option<String>,
+        /// Keep watching: print deliveries as they appear or change, until interrupted.
+        #[arg(long)]
+        follow: bool,
     },
     /// Show one delivery.
     Get { delivery: String },
@@ -413,12 +416,16 @@ pub async fn deliveries(
             status,
             endpoint,
             event,
+            follow,
         } => {
             let q = query(&[
                 ("status", &status),
                 ("endpoint_id", &endpoint),
                 ("event_id", &event),
             ]);
+            if follow {
+                return follow_deliveries(server, &format!("{base}{q}"), COLS).await;
+            }
             run(server, Method::GET, format!("{base}{q}"), None, COLS).await
         }
         DeliveriesCommand::Get { delivery } => {
@@ -477,6 +484,59 @@ pub async fn keys(server: &ServerArgs, cmd: KeysCommand) -> Result<(), String> {
                 COLS,
             )
             .await
+        }
+    }
+}
+
+/// Polls the newest deliveries every second and prints each one that is new or changed
+/// (status or attempts), one JSON line or table row each, until ctrl-c.
+async fn follow_deliveries(
+    server: &ServerArgs,
+    path: &str,
+    columns: &[&str],
+) -> Result<(), String> {
+    let client = server.client()?;
+    let mut seen: std::collections::HashMap<String, (Value, Value)> =
+        std::collections::HashMap::new();
+    let sep = if path.contains('?') { '&' } else { '?' };
+    let newest = format!("{path}{sep}limit=100");
+    if !server.json {
+        print!(
+            "{}",
+            output::table(&[], columns)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string()
+                + "\n"
+        );
+    }
+    loop {
+        let page = client
+            .request_json(Method::GET, &newest, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let rows = page["data"].as_array().cloned().unwrap_or_default();
+        // Oldest first, so the output reads in order.
+        for d in rows.iter().rev() {
+            let id = d["id"].as_str().unwrap_or_default().to_string();
+            let state = (d["status"].clone(), d["attempts"].clone());
+            if seen.get(&id) != Some(&state) {
+                seen.insert(id, state);
+                if server.json {
+                    println!("{d}");
+                } else {
+                    let row = output::table(std::slice::from_ref(d), columns);
+                    print!(
+                        "{}",
+                        row.lines().nth(1).unwrap_or_default().to_string() + "\n"
+                    );
+                }
+            }
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
     }
 }

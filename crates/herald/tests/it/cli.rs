@@ -513,3 +513,40 @@ async fn listen_prints_verifies_and_forwards_a_real_delivery() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn follow_streams_deliveries_as_they_change() {
+    let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1s")]).await;
+    let rx = Receiver::start().await;
+    rx.script("/f", vec![Reply::status(500)], Reply::status(200));
+    let app = h.app().await;
+    h.endpoint(&app, &rx.url("/f"), json!({})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("follow.out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(["deliveries", "list", "--app", &app, "--follow", "--json"])
+        .env("HERALD_URL", &h.url)
+        .env("HERALD_API_KEY", ADMIN_KEY)
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .spawn()
+        .unwrap();
+    let ev = h.send(&app, "a.b", json!({})).await;
+    let del = ev["deliveries"][0]["id"].as_str().unwrap().to_string();
+    h.wait_status(&app, &del, "succeeded", Duration::from_secs(10))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let lines: Vec<Value> = std::fs::read_to_string(&out_path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(lines.iter().all(|d| d["id"] == del.as_str()), "{lines:?}");
+    let last = lines.last().expect("at least one line");
+    assert_eq!(
+        (last["status"].clone(), last["attempts"].clone()),
+        (json!("succeeded"), json!(2))
+    );
+    assert!(lines.len() >= 2, "the change was streamed: {lines:?}");
+}
