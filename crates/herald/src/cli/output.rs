@@ -22,11 +22,66 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// A table cell: times as "3m ago", everything else as is.
+fn table_cell(column: &str, v: &Value, now_ms: i64) -> String {
+    if column.ends_with("_at") {
+        if let Some(ms) = v.as_str().and_then(herald::timefmt::parse_rfc3339_ms) {
+            return relative(now_ms - ms);
+        }
+    }
+    cell(v)
+}
+
+/// `12s ago`, `3m ago`, `5h ago`, `2d ago`; `in 30s` for future times.
+pub fn relative(delta_ms: i64) -> String {
+    let secs = delta_ms.abs() / 1000;
+    let amount = match secs {
+        0..=59 => format!("{secs}s"),
+        60..=3599 => format!("{}m", secs / 60),
+        3600..=86399 => format!("{}h", secs / 3600),
+        _ => format!("{}d", secs / 86400),
+    };
+    if delta_ms >= 0 {
+        format!("{amount} ago")
+    } else {
+        format!("in {amount}")
+    }
+}
+
+/// Colours a status word when stdout is a terminal and `NO_COLOR` is unset.
+fn paint(column: &str, text: String, colour: bool) -> String {
+    if !colour || column != "status" {
+        return text;
+    }
+    let code = match text.as_str() {
+        "succeeded" | "active" => "32",
+        "failed" | "auto_disabled" => "31",
+        "pending" => "33",
+        "cancelled" | "disabled" => "90",
+        _ => return text,
+    };
+    format!("\x1b[{code}m{text}\x1b[0m")
+}
+
+fn colour_wanted() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// Aligned columns, one row per item.
 pub fn table(rows: &[Value], columns: &[&str]) -> String {
+    table_at(rows, columns, herald::timefmt::now_ms(), colour_wanted())
+}
+
+fn table_at(rows: &[Value], columns: &[&str], now_ms: i64, colour: bool) -> String {
     let mut grid: Vec<Vec<String>> = vec![columns.iter().map(|c| c.to_uppercase()).collect()];
     for r in rows {
-        grid.push(columns.iter().map(|c| cell(&r[*c])).collect());
+        grid.push(
+            columns
+                .iter()
+                .map(|c| table_cell(c, &r[*c], now_ms))
+                .collect(),
+        );
     }
     let widths: Vec<usize> = (0..columns.len())
         .map(|i| {
@@ -37,11 +92,17 @@ pub fn table(rows: &[Value], columns: &[&str]) -> String {
         })
         .collect();
     let mut out = String::new();
-    for row in grid {
+    for (i, row) in grid.iter().enumerate() {
         let line: Vec<String> = row
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .zip(columns)
+            .map(|((c, w), col)| {
+                // Pad before painting so escape codes do not skew the alignment.
+                let padded = format!("{c:<w$}");
+                let (word, pad) = padded.split_at(c.len());
+                format!("{}{pad}", paint(col, word.to_string(), colour && i > 0))
+            })
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
