@@ -59,18 +59,27 @@ pub enum AppsCommand {
         #[arg(long)]
         limit: Option<u32>,
     },
-    /// Show one application (id or uid).
-    Get { app: String },
+    /// Show one application.
+    Get {
+        /// Application id or uid.
+        app: String,
+    },
     /// Rename an application or change its uid.
     Update {
+        /// Application id or uid.
         app: String,
+        /// New display name.
         #[arg(long)]
         name: Option<String>,
+        /// New uid.
         #[arg(long)]
         uid: Option<String>,
     },
     /// Delete an application with its endpoints.
-    Delete { app: String },
+    Delete {
+        /// Application id or uid.
+        app: String,
+    },
 }
 
 const APP_COLUMNS: &[&str] = &["id", "uid", "name", "created_at"];

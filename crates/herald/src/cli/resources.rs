@@ -11,7 +11,9 @@ use super::{output, ServerArgs};
 pub enum EventTypesCommand {
     /// Register an event type.
     Create {
+        /// Event type name, e.g. `order.paid`.
         name: String,
+        /// Free text.
         #[arg(long)]
         description: Option<String>,
         /// A file holding the JSON Schema of the payload.
@@ -21,19 +23,29 @@ pub enum EventTypesCommand {
     /// List event types.
     List,
     /// Show one event type.
-    Get { name: String },
+    Get {
+        /// Event type name, e.g. `order.paid`.
+        name: String,
+    },
     /// Change an event type.
     Update {
+        /// Event type name, e.g. `order.paid`.
         name: String,
+        /// Free text.
         #[arg(long)]
         description: Option<String>,
+        /// A file holding the JSON Schema of the payload.
         #[arg(long)]
         schema: Option<std::path::PathBuf>,
+        /// Archive (true) or restore (false) the type.
         #[arg(long)]
         archived: Option<bool>,
     },
     /// Delete an event type.
-    Delete { name: String },
+    Delete {
+        /// Event type name, e.g. `order.paid`.
+        name: String,
+    },
 }
 
 /// `herald endpoints … --app APP`
@@ -47,47 +59,74 @@ pub enum EndpointsCommand {
         /// Subscribed types or prefixes (repeatable); none = every type.
         #[arg(long = "event-type")]
         event_types: Vec<String>,
+        /// Free text.
         #[arg(long)]
         description: Option<String>,
     },
     /// List endpoints.
     List,
     /// Show one endpoint.
-    Get { endpoint: String },
+    Get {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
     /// Change an endpoint.
     Update {
+        /// Endpoint id (`ep_…`).
         endpoint: String,
         /// A new delivery URL.
         #[arg(long)]
         endpoint_url: Option<String>,
+        /// Disable (true) or re-enable (false) the endpoint.
         #[arg(long)]
         disabled: Option<bool>,
     },
     /// Delete an endpoint.
-    Delete { endpoint: String },
+    Delete {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
     /// Show the signing secret.
-    Secret { endpoint: String },
+    Secret {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
     /// Rotate the signing secret.
-    RotateSecret { endpoint: String },
+    RotateSecret {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
     /// Send a `herald.ping` to this endpoint.
-    Test { endpoint: String },
+    Test {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
     /// Requeue failed/cancelled deliveries created since an RFC 3339 time.
     Recover {
+        /// Endpoint id (`ep_…`).
         endpoint: String,
+        /// RFC 3339 time, e.g. 2026-11-25T00:00:00Z.
         #[arg(long)]
         since: String,
     },
     /// Delivery counts over 24 h.
-    Stats { endpoint: String },
+    Stats {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+    },
 }
 
 /// `herald events … --app APP`
 #[derive(clap::Subcommand, Debug)]
 pub enum EventsCommand {
     /// Show one event with its payload and deliveries.
-    Get { event: String },
+    Get {
+        /// Event id (`evt_…`).
+        event: String,
+    },
     /// List events.
     List {
+        /// Only events of this type.
         #[arg(long = "type")]
         event_type: Option<String>,
     },
@@ -98,10 +137,13 @@ pub enum EventsCommand {
 pub enum DeliveriesCommand {
     /// List deliveries.
     List {
+        /// Only deliveries with this status (pending, succeeded, failed, cancelled).
         #[arg(long)]
         status: Option<String>,
+        /// Only deliveries to this endpoint.
         #[arg(long)]
         endpoint: Option<String>,
+        /// Only deliveries of this event.
         #[arg(long)]
         event: Option<String>,
         /// Keep watching: print deliveries as they appear or change, until interrupted.
@@ -109,11 +151,20 @@ pub enum DeliveriesCommand {
         follow: bool,
     },
     /// Show one delivery.
-    Get { delivery: String },
+    Get {
+        /// Delivery id (`del_…`).
+        delivery: String,
+    },
     /// The attempts of a delivery, oldest first.
-    Attempts { delivery: String },
+    Attempts {
+        /// Delivery id (`del_…`).
+        delivery: String,
+    },
     /// One more attempt now.
-    Retry { delivery: String },
+    Retry {
+        /// Delivery id (`del_…`).
+        delivery: String,
+    },
 }
 
 /// `herald keys …`
@@ -121,6 +172,7 @@ pub enum DeliveriesCommand {
 pub enum KeysCommand {
     /// Create a key; its secret is shown once.
     Create {
+        /// Display name.
         #[arg(long)]
         name: String,
         /// `admin` or `producer`.
@@ -133,7 +185,10 @@ pub enum KeysCommand {
     /// List keys.
     List,
     /// Revoke a key, effective at once.
-    Revoke { key: String },
+    Revoke {
+        /// Key id (`key_…`).
+        key: String,
+    },
 }
 
 fn read_schema(path: &Option<std::path::PathBuf>) -> Result<Option<Value>, String> {
