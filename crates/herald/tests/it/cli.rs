@@ -308,6 +308,10 @@ async fn every_resource_command() {
             .len(),
         1
     );
+    assert_eq!(
+        run(&["endpoints", "get", &ep_id, "--app", "r", "--json"])["url"],
+        url.as_str()
+    );
     assert!(
         run(&["endpoints", "secret", &ep_id, "--app", "r", "--json"])["secret"]
             .as_str()
