@@ -554,9 +554,3 @@ pub struct PortalSessionOut {
     pub expires_at: String,
     pub read_only: bool,
 }
-
-/// An empty JSON object, for 202 answers without a body of their own.
-#[derive(Serialize, ToSchema)]
-pub struct Accepted {
-    pub accepted: bool,
-}

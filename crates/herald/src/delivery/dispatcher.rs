@@ -172,7 +172,7 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
                 Some(r) = self.recorded.recv() => self.on_recorded(r),
-                Some(id) = self.changes.recv() => self.on_changed(id).await,
+                Some(id) = self.changes.recv() => self.forget(&id),
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -200,10 +200,6 @@ impl Dispatcher {
                 self.slots.remove(&r.endpoint_id);
             }
         }
-    }
-
-    async fn on_changed(&mut self, id: String) {
-        self.forget(&id);
     }
 
     /// Drops the queued jobs of an endpoint whose settings changed. Their leases are given

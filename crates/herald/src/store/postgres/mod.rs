@@ -224,7 +224,7 @@ impl Store for PgStore {
         queue::claim(&self.pool, now, lease_until, limit, per_endpoint, skip).await
     }
     async fn next_due_at(&self) -> Result<Option<i64>> {
-        queue::next_due_at(&self.pool).await
+        outcomes::next_due_at(&self.pool).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
         outcomes::record(&self.pool, outcomes).await
@@ -233,7 +233,7 @@ impl Store for PgStore {
         queue::release(&self.pool, delivery_ids).await
     }
     async fn count_pending(&self) -> Result<i64> {
-        queue::count_pending(&self.pool).await
+        outcomes::count_pending(&self.pool).await
     }
 
     async fn sweep_events(&self, cutoff: i64, batch: i64) -> Result<u64> {

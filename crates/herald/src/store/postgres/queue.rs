@@ -206,22 +206,6 @@ pub async fn claim(
     Ok(jobs)
 }
 
-pub async fn next_due_at(pool: &PgPool) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
-pub async fn count_pending(pool: &PgPool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
 pub async fn release(pool: &PgPool, ids: &[String]) -> Result<()> {
     let mut tx = pool.begin().await?;
     let endpoints: Vec<String> = sqlx::query_scalar(

@@ -1,5 +1,6 @@
-//! Recording attempt outcomes: the attempt row, the delivery's next step, the endpoint's
-//! failure policy, and its due hint, for a batch of outcomes in one transaction.
+//! The queue's statements that are the same on both backends: recording attempt outcomes
+//! (the attempt row, the delivery's next step, the endpoint's failure policy and its due hint,
+//! for a batch in one transaction), and the two reads the engine polls.
 
 use std::collections::HashSet;
 
@@ -100,4 +101,22 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
     super::queue::notify(&mut tx).await?;
     tx.commit().await?;
     Ok(changes)
+}
+
+/// The earliest due hint of active endpoints.
+pub async fn next_due_at(pool: &Pool) -> Result<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// How many deliveries are pending (the `herald_deliveries_pending` gauge).
+pub async fn count_pending(pool: &Pool) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+            .fetch_one(pool)
+            .await?,
+    )
 }

@@ -239,7 +239,7 @@ impl Store for SqliteStore {
         queue::claim(&self.write, now, lease_until, limit, per_endpoint, skip).await
     }
     async fn next_due_at(&self) -> Result<Option<i64>> {
-        queue::next_due_at(&self.read).await
+        outcomes::next_due_at(&self.read).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
         outcomes::record(&self.write, outcomes).await
@@ -248,7 +248,7 @@ impl Store for SqliteStore {
         queue::release(&self.write, delivery_ids).await
     }
     async fn count_pending(&self) -> Result<i64> {
-        queue::count_pending(&self.read).await
+        outcomes::count_pending(&self.read).await
     }
 
     async fn sweep_events(&self, cutoff: i64, batch: i64) -> Result<u64> {

@@ -203,22 +203,6 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub async fn next_due_at(pool: &SqlitePool) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
-pub async fn count_pending(pool: &SqlitePool) -> Result<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(pool)
-            .await?,
-    )
-}
-
 pub async fn release(pool: &SqlitePool, ids: &[String]) -> Result<()> {
     let mut tx = pool.begin().await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
