@@ -1,0 +1,155 @@
+"""The asynchronous client: :class:`Herald` for asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
+
+import httpx
+
+from . import _requests as r
+from ._async_resources import (
+    AsyncApps,
+    AsyncDeliveries,
+    AsyncEndpoints,
+    AsyncEvents,
+    AsyncEventTypes,
+    AsyncKeys,
+    AsyncPortalSessions,
+)
+from ._base import DEFAULT_TIMEOUT, Request, Settings, after_failure, decode, transport_error
+from ._client import replay_request
+from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport, read_dead_letters
+from ._errors import HeraldError
+from ._retry import RetryPolicy
+from .types import BatchReceipt, Event, EventReceipt, Page
+
+
+class AsyncHerald:
+    """The asyncio client; the same calls, settings and guarantees as :class:`Herald`.
+
+        async def main() -> None:
+            async with AsyncHerald("hrd_...", base_url="http://127.0.0.1:8080") as herald:
+                await herald.send_event("my-app", "order.paid", {"amount": 1250})
+                async for delivery in herald.deliveries.iter("my-app", status="failed"):
+                    print(delivery["id"])
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        dead_letters: DeadLetterSink | None = None,
+        redact_logs: bool = True,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._settings = Settings(
+            api_key, base_url, timeout, max_retries, retry_policy, dead_letters, redact_logs
+        )
+        self._http = http_client or httpx.AsyncClient(
+            timeout=timeout, headers=self._settings.headers(), follow_redirects=False
+        )
+        if http_client is not None:
+            self._http.headers.update(self._settings.headers())
+        self._closed = False
+        self.apps = AsyncApps(self)
+        self.event_types = AsyncEventTypes(self)
+        self.endpoints = AsyncEndpoints(self)
+        self.events = AsyncEvents(self)
+        self.deliveries = AsyncDeliveries(self)
+        self.keys = AsyncKeys(self)
+        self.portal_sessions = AsyncPortalSessions(self)
+
+    async def send_event(
+        self,
+        app: str,
+        type: str,
+        payload: Any,
+        *,
+        endpoint_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        source: str | None = None,
+        subject: str | None = None,
+        metadata: Any = None,
+    ) -> EventReceipt:
+        """See :meth:`Herald.send_event`."""
+        return await self.events.send(
+            app,
+            type,
+            payload,
+            endpoint_ids=endpoint_ids,
+            idempotency_key=idempotency_key,
+            source=source,
+            subject=subject,
+            metadata=metadata,
+        )
+
+    async def send_batch(self, app: str, items: Sequence[Mapping[str, Any]]) -> BatchReceipt:
+        """See :meth:`Herald.send_batch`."""
+        return await self.events.send_batch(app, items)
+
+    async def get_event(self, app: str, event_id: str) -> Event:
+        """See :meth:`Herald.get_event`."""
+        return await self.events.get(app, event_id)
+
+    async def replay_dead_letters(
+        self, letters: str | os.PathLike[str] | Iterable[DeadLetter]
+    ) -> ReplayReport:
+        """See :meth:`Herald.replay_dead_letters`."""
+        if isinstance(letters, (str, os.PathLike)):
+            letters = read_dead_letters(letters)
+        report = ReplayReport(sent=[], failed=[])
+        for letter in letters:
+            try:
+                report.sent.append(await self._call(replay_request(letter)))
+            except HeraldError as e:
+                report.failed.append((letter, e))
+        return report
+
+    async def _call(self, req: Request) -> Any:
+        s = self._settings
+        s.log_send(req)
+        method, url, headers, body, params = s.build(req)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                resp = await self._http.request(
+                    method, url, headers=headers, content=body, params=params
+                )
+                return decode(resp)
+            except httpx.TransportError as e:
+                err = transport_error(e)
+            except HeraldError as e:
+                err = e
+            await asyncio.sleep(after_failure(s, req, err, attempt))
+
+    async def _page(self, req: Request) -> Page[Any]:
+        out = await self._call(req)
+        return Page(data=list(out["data"]), next_cursor=out.get("next_cursor"))
+
+    async def _iter(self, req: Request) -> AsyncIterator[Any]:
+        while True:
+            page = await self._page(req)
+            for item in page.data:
+                yield item
+            if not page.next_cursor:
+                return
+            req = r.with_cursor(req, page.next_cursor)
+
+    async def close(self) -> None:
+        """Closes the connection pool; safe to call more than once."""
+        if not self._closed:
+            self._closed = True
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncHerald:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
