@@ -1,5 +1,5 @@
-//! The `herald` binary: `serve`, and the client commands of `cli.md` (in `cli/`; so far
-//! `apps`, `send` and `verify`: the rest is tracked in the CLI issue).
+//! The `herald` binary: `serve`, and the client commands of `cli.md` (in `cli/`), including
+//! `bench`.
 
 mod cli;
 
@@ -69,6 +69,9 @@ enum Command {
     },
     /// A local receiver for development: prints and verifies each request.
     Listen(cli::listen::ListenArgs),
+    /// Load benchmark: publish events, receive them on a loopback sink, report rates,
+    /// latencies, losses, CPU and memory.
+    Bench(Box<cli::bench::BenchArgs>),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
         Command::Listen(args) => {
             client_runtime().and_then(|rt| rt.block_on(cli::listen::run(args)))
         }
+        Command::Bench(args) => bench(&cli.server, *args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "herald", &mut std::io::stdout());
@@ -146,6 +150,19 @@ fn main() -> ExitCode {
             eprintln!("herald: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The bench runs its load, its sink and its clients on a multi-threaded runtime; exit 1 when
+/// a delivery is missing or an event was refused.
+fn bench(server: &cli::ServerArgs, args: cli::bench::BenchArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    match runtime.block_on(cli::bench::run(server, args))? {
+        true => Ok(()),
+        false => Err("some events were refused or some deliveries are missing".into()),
     }
 }
 

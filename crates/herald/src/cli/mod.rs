@@ -1,7 +1,8 @@
-//! The client commands of `cli.md` (all but `deliveries --follow` and `bench`), through
-//! `herald-sdk`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
+//! The client commands of `cli.md`, through `herald-sdk`; `bench` (the load benchmark) in
+//! `bench/`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
 //! 2 bad usage (clap).
 
+pub mod bench;
 pub mod listen;
 pub mod output;
 pub mod resources;

@@ -1,0 +1,148 @@
+//! `herald bench`: the load benchmark of `cli.md`. Publishes events to a Herald server (one it
+//! spawns, or a running one on loopback), receives every delivery on its own loopback sink,
+//! and reports accept and delivery rates, latencies, losses, duplicates, CPU and memory.
+//!
+//! Layout: `load` publishes, `sink` receives, `server` spawns/attaches (loopback only),
+//! `stats` reads /proc and computes percentiles, `report` prints.
+
+mod clock;
+mod load;
+mod report;
+mod scenario;
+mod server;
+mod sink;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use sink::Sickness;
+
+/// The scenarios of the benchmark issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    /// One endpoint, closed loop at `--concurrency`.
+    Throughput,
+    /// Ten endpoints, closed loop.
+    Fanout,
+    /// One endpoint, open loop at `--rate` events/s.
+    Latency,
+    /// Four healthy endpoints at `--rate`, first alone, then beside a sick one (`--sick`).
+    Isolation,
+    /// Queue `--events` × `--endpoints` deliveries to endpoints that are down (they accept
+    /// connections and never answer), then bring them up and measure the drain.
+    Backlog,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BenchArgs {
+    /// What to measure.
+    #[arg(long, value_enum, default_value = "throughput")]
+    pub scenario: Scenario,
+    /// Start a `herald serve` of this binary on a temporary SQLite store (or `--database-url`)
+    /// with `--allow-private-targets`, instead of using `--url`.
+    #[arg(long)]
+    pub spawn: bool,
+    /// With `--spawn`: use this PostgreSQL database instead of SQLite.
+    #[arg(long, requires = "spawn")]
+    pub database_url: Option<String>,
+    /// Events to publish (default: throughput 20000, fanout 5000, latency and isolation 2000,
+    /// backlog 100000, i.e. 1,000,000 deliveries to 10 endpoints).
+    #[arg(long)]
+    pub events: Option<usize>,
+    /// Endpoints, all pointing at the sink (default 1; fanout and backlog 10; isolation 4
+    /// healthy).
+    #[arg(long)]
+    pub endpoints: Option<usize>,
+    /// Concurrent publishers in the closed loop (default 64; backlog 8 batch publishers).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Events per second (open loop); default 200 for latency and isolation. Given for
+    /// throughput or fanout, it turns their closed loop into an open one.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How the isolation scenario's sick endpoint misbehaves.
+    #[arg(long, value_enum, default_value = "slow")]
+    pub sick: Sickness,
+    /// Size of each event's JSON payload.
+    #[arg(long, default_value_t = 1024)]
+    pub payload_bytes: usize,
+    /// Also POST the same payloads straight to the sink at the same concurrency, to give
+    /// Herald's delivery rate as a fraction of this machine's raw loopback POST rate.
+    #[arg(long)]
+    pub baseline: bool,
+    /// Give up waiting for deliveries after this long.
+    #[arg(long, default_value = "120s")]
+    pub drain_timeout: humantime::Duration,
+    /// After the last delivery, wait this long more to count late duplicates.
+    #[arg(long, default_value = "2s")]
+    pub linger: humantime::Duration,
+    /// PID of the `--url` server, for its CPU and memory figures (known with `--spawn`).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Append the JSON result line to this file too.
+    #[arg(long)]
+    pub json_out: Option<PathBuf>,
+}
+
+impl BenchArgs {
+    fn events(&self) -> usize {
+        self.events.unwrap_or(match self.scenario {
+            Scenario::Throughput => 20_000,
+            Scenario::Fanout => 5_000,
+            Scenario::Latency | Scenario::Isolation => 2_000,
+            Scenario::Backlog => 100_000,
+        })
+    }
+
+    fn endpoints(&self) -> usize {
+        self.endpoints
+            .unwrap_or(match self.scenario {
+                Scenario::Fanout | Scenario::Backlog => 10,
+                Scenario::Isolation => 4,
+                _ => 1,
+            })
+            .max(1)
+    }
+
+    fn concurrency(&self) -> usize {
+        self.concurrency
+            .unwrap_or(if self.scenario == Scenario::Backlog {
+                8
+            } else {
+                64
+            })
+            .max(1)
+    }
+
+    fn rate(&self) -> Option<f64> {
+        match self.scenario {
+            Scenario::Latency | Scenario::Isolation => Some(self.rate.unwrap_or(200.0)),
+            Scenario::Backlog => None,
+            _ => self.rate,
+        }
+    }
+
+    fn drain_timeout(&self) -> Duration {
+        *self.drain_timeout
+    }
+}
+
+/// Runs the benchmark. Ok(true) when every accepted event reached every endpoint exactly as
+/// expected (no loss); the caller exits 1 otherwise.
+pub async fn run(server: &super::ServerArgs, args: BenchArgs) -> Result<bool, String> {
+    let target = if args.spawn {
+        let env = scenario::server_env(args.scenario);
+        server::Target::spawn(args.database_url.as_deref(), &env).await?
+    } else {
+        let key = server
+            .api_key
+            .as_deref()
+            .ok_or("no API key: pass --api-key or set HERALD_API_KEY (or use --spawn)")?;
+        server::Target::attach(&server.url, key, args.server_pid)?
+    };
+    let result = scenario::run(&target, &args).await?;
+    report::print(&result, args.json_out.as_deref())?;
+    Ok(result.complete())
+}
