@@ -152,7 +152,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { code, message } => ApiError::Conflict { code, message },
             StoreError::Unavailable(m) => ApiError::Unavailable(m),
             StoreError::Database(e) => ApiError::Internal(e.to_string()),
-            StoreError::Corrupt(m) => ApiError::Internal(m),
+            StoreError::Corrupt(m) | StoreError::Shared(m) => ApiError::Internal(m),
         }
     }
 }

@@ -29,6 +29,11 @@ const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How long a claim lease outlives the attempt timeout.
 const LEASE_MARGIN_MS: i64 = 15_000;
 
+/// How long a claimed (or handed-over) delivery stays leased.
+pub fn lease_ms(config: &Config) -> i64 {
+    config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS
+}
+
 struct TokenBucket {
     rate: f64,
     tokens: f64,
@@ -112,9 +117,22 @@ pub struct Dispatcher {
     changes: mpsc::UnboundedReceiver<String>,
     finished: mpsc::UnboundedSender<Finished>,
     recorded: mpsc::UnboundedReceiver<Recorded>,
+    done_tx: mpsc::UnboundedSender<String>,
+    done: mpsc::UnboundedReceiver<String>,
     slots: HashMap<String, Slot>,
+    /// HTTP attempts in flight (the `max_concurrency` and `max_in_flight` limits).
     in_flight: usize,
     queued: usize,
+    /// Attempts finished but not yet recorded (they still count against memory).
+    recording: usize,
+    /// Fresh deliveries handed over by ingest right after their commit.
+    handoff: mpsc::UnboundedReceiver<Vec<(Job, i64)>>,
+    /// Room for handed-over deliveries, published to ingest.
+    credits: Arc<AtomicI64>,
+    /// Whether the store may hold due work this process has not claimed yet.
+    need_claim: bool,
+    /// When to look at the store again at the latest (the next known due time).
+    next_check: tokio::time::Instant,
     /// Live processes sharing the store (limits are split between them).
     nodes: Arc<AtomicI64>,
 }
@@ -129,6 +147,9 @@ pub struct Links {
     pub finished: mpsc::UnboundedSender<Finished>,
     /// Recorded outcomes, from the recorder.
     pub recorded: mpsc::UnboundedReceiver<Recorded>,
+    /// Fresh deliveries from ingest, and the room published back to it.
+    pub handoff: mpsc::UnboundedReceiver<Vec<(Job, i64)>>,
+    pub credits: Arc<AtomicI64>,
 }
 
 impl Dispatcher {
@@ -139,7 +160,15 @@ impl Dispatcher {
         links: Links,
         nodes: Arc<AtomicI64>,
     ) -> Self {
+        let (done_tx, done) = mpsc::unbounded_channel();
         Dispatcher {
+            done_tx,
+            done,
+            recording: 0,
+            handoff: links.handoff,
+            credits: links.credits,
+            need_claim: true,
+            next_check: tokio::time::Instant::now(),
             store,
             config,
             sender,
@@ -160,26 +189,67 @@ impl Dispatcher {
         }
         while !shutdown.is_cancelled() {
             self.drain_messages();
-            let claimed_all = self.claim().await;
-            let token_wait = self.dispatch();
-            if claimed_all {
-                tokio::task::yield_now().await;
-                continue;
+            // The store is read only when it may hold work for us: at start, on a wake-up
+            // (a commit that was not handed over, a requeue), when a full endpoint frees a
+            // slot, when a recorded retry or ordered successor comes due, or at the known next
+            // due time. Handed-over deliveries need no read at all.
+            if self.need_claim || tokio::time::Instant::now() >= self.next_check {
+                self.need_claim = false;
+                let claimed_all = self.claim().await;
+                if claimed_all {
+                    self.need_claim = true;
+                    self.dispatch();
+                    tokio::task::yield_now().await;
+                    continue;
+                }
+                self.next_check = tokio::time::Instant::now() + self.idle_wait().await;
             }
-            let wait = self.idle_wait().await;
-            let wait = token_wait.map_or(wait, |t| t.min(wait));
+            let token_wait = self.dispatch();
+            self.publish_room();
+            let until = match token_wait {
+                Some(t) => self.next_check.min(tokio::time::Instant::now() + t),
+                None => self.next_check,
+            };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => self.need_claim = true,
                 Some(r) = self.recorded.recv() => self.on_recorded(r),
+                Some(id) = self.done.recv() => self.on_done(&id),
+                Some(jobs) = self.handoff.recv() => self.accept(jobs),
                 Some(id) = self.changes.recv() => self.forget(&id),
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep_until(until) => {}
             }
         }
         self.shut_down().await;
     }
 
+    /// Tells ingest how many fresh deliveries this process can take over right now.
+    fn publish_room(&self) {
+        let budget = self.config.max_concurrency * 2;
+        let room = budget.saturating_sub(self.in_flight + self.queued + self.recording);
+        self.credits.store(room as i64, Ordering::Relaxed);
+    }
+
+    fn accept(&mut self, jobs: Vec<(Job, i64)>) {
+        let nodes = self.nodes.load(Ordering::Relaxed);
+        for (job, lease_until) in jobs {
+            let slot = self
+                .slots
+                .entry(job.endpoint.id.clone())
+                .or_insert_with(Slot::new);
+            slot.configure(&job, nodes);
+            slot.queue.push_back((job, lease_until));
+            self.queued += 1;
+        }
+    }
+
     fn drain_messages(&mut self) {
+        while let Ok(jobs) = self.handoff.try_recv() {
+            self.accept(jobs);
+        }
+        while let Ok(id) = self.done.try_recv() {
+            self.on_done(&id);
+        }
         while let Ok(r) = self.recorded.try_recv() {
             self.on_recorded(r);
         }
@@ -192,14 +262,35 @@ impl Dispatcher {
         }
     }
 
-    fn on_recorded(&mut self, r: Recorded) {
+    /// An HTTP attempt ended: its endpoint's slot is free at once (the outcome is recorded
+    /// in the background; the delivery's lease keeps it from being claimed meanwhile).
+    fn on_done(&mut self, endpoint_id: &str) {
         self.in_flight = self.in_flight.saturating_sub(1);
-        if let Some(slot) = self.slots.get_mut(&r.endpoint_id) {
+        self.recording += 1;
+        if let Some(slot) = self.slots.get_mut(endpoint_id) {
+            // A full endpoint was skipped by the last claim: its backlog may be in the store.
+            if slot.full() {
+                self.need_claim = true;
+            }
             slot.in_flight = slot.in_flight.saturating_sub(1);
-            if slot.in_flight == 0 && slot.queue.is_empty() {
-                self.slots.remove(&r.endpoint_id);
+            // A rate-limited endpoint keeps its slot: its token bucket must outlive a
+            // momentarily empty queue (one small slot per such endpoint).
+            if slot.in_flight == 0 && slot.queue.is_empty() && slot.bucket.is_none() {
+                self.slots.remove(endpoint_id);
             }
         }
+    }
+
+    fn on_recorded(&mut self, r: Recorded) {
+        // The budget was full when we last claimed: there may be room for stored work now.
+        if self.in_flight + self.queued + self.recording >= self.config.max_concurrency * 2 {
+            self.need_claim = true;
+        }
+        if let Some(at) = r.due_at {
+            let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
+            self.next_check = self.next_check.min(tokio::time::Instant::now() + wait);
+        }
+        self.recording = self.recording.saturating_sub(1);
     }
 
     /// Drops the queued jobs of an endpoint whose settings changed. Their leases are given
@@ -227,7 +318,7 @@ impl Dispatcher {
     async fn claim(&mut self) -> bool {
         let budget = self.config.max_concurrency * 2;
         let room = budget
-            .saturating_sub(self.in_flight + self.queued)
+            .saturating_sub(self.in_flight + self.queued + self.recording)
             .min(CLAIM_BATCH);
         if room == 0 {
             return false;
@@ -239,7 +330,7 @@ impl Dispatcher {
             .map(|(id, _)| id.clone())
             .collect();
         let now = now_ms();
-        let lease_until = now + self.config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS;
+        let lease_until = now + lease_ms(&self.config);
         match self
             .store
             .claim_due(now, lease_until, room as i64, CLAIM_PER_ENDPOINT, &skip)
@@ -302,14 +393,17 @@ impl Dispatcher {
                     .record(((start - job.due_at).max(0)) as f64 / 1000.0);
                 let sender = self.sender.clone();
                 let finished = self.finished.clone();
+                let done = self.done_tx.clone();
                 tokio::spawn(async move {
                     let prepared = request::prepare(&job, job.attempts + 1, start);
                     let result = sender.send(&job.endpoint.url, prepared).await;
+                    let endpoint_id = job.endpoint.id.clone();
                     let _ = finished.send(Finished {
                         job,
                         started_at: start,
                         result,
                     });
+                    let _ = done.send(endpoint_id);
                 });
             }
         }
@@ -339,6 +433,11 @@ impl Dispatcher {
 
     /// Stops claiming, gives back queued jobs and waits (bounded) for attempts in flight.
     async fn shut_down(mut self) {
+        self.credits.store(0, Ordering::Relaxed);
+        self.handoff.close();
+        while let Ok(jobs) = self.handoff.try_recv() {
+            self.accept(jobs);
+        }
         let queued: Vec<String> = self
             .slots
             .values_mut()
@@ -352,8 +451,8 @@ impl Dispatcher {
         let grace = self.config.attempt_timeout.min(Duration::from_secs(8));
         let deadline = tokio::time::Instant::now() + grace;
         while self.in_flight > 0 {
-            match tokio::time::timeout_at(deadline, self.recorded.recv()).await {
-                Ok(Some(r)) => self.on_recorded(r),
+            match tokio::time::timeout_at(deadline, self.done.recv()).await {
+                Ok(Some(id)) => self.on_done(&id),
                 _ => break,
             }
         }

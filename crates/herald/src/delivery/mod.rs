@@ -79,11 +79,20 @@ pub fn start(
         recorded_tx,
         changes_tx,
     ));
+    let (handoff_tx, handoff_rx) = mpsc::unbounded_channel();
+    let credits = Arc::new(AtomicI64::new(0));
+    store.set_handoff(crate::store::Handoff {
+        jobs: handoff_tx,
+        credits: credits.clone(),
+        lease_ms: dispatcher::lease_ms(&config),
+    });
     let links = dispatcher::Links {
         wake,
         changes: changes_rx,
         finished: finished_tx,
         recorded: recorded_rx,
+        handoff: handoff_rx,
+        credits,
     };
     let dispatcher = dispatcher::Dispatcher::new(store, config, sender, links, nodes);
     let task = tokio::spawn(async move {

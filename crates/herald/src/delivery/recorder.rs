@@ -1,5 +1,5 @@
 //! Records attempt outcomes in batches: the attempt row, the delivery's next step from the
-//! retry schedule, and the endpoint failure policy. Tells the dispatcher when a slot is free.
+//! retry schedule, and the endpoint failure policy. Tells the dispatcher when an outcome is stored.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,9 +19,11 @@ pub struct Finished {
     pub result: AttemptResult,
 }
 
-/// Sent back to the dispatcher once an outcome is stored.
+/// Sent back to the dispatcher once an outcome is stored (the memory it held is free).
 pub struct Recorded {
-    pub endpoint_id: String,
+    /// When the store will hold due work because of this outcome: the retry time, or now
+    /// for an ordered endpoint (its next delivery may go).
+    pub due_at: Option<i64>,
 }
 
 const BATCH: usize = 256;
@@ -72,10 +74,13 @@ pub async fn run(
                 }
             }
         }
-        for f in batch.drain(..) {
-            let _ = recorded.send(Recorded {
-                endpoint_id: f.job.endpoint.id,
-            });
+        for (f, o) in batch.drain(..).zip(&outcomes) {
+            let due_at = match o.next {
+                NextStep::RetryAt(at) => Some(at),
+                _ if f.job.endpoint.ordered => Some(now),
+                _ => None,
+            };
+            let _ = recorded.send(Recorded { due_at });
         }
     }
 }

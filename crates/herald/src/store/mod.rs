@@ -30,6 +30,26 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Database(sqlx::Error),
+    /// A database error shared by several requests (a failed group commit).
+    #[error("database error: {0}")]
+    Shared(String),
+}
+
+impl StoreError {
+    /// The same error for another caller (sqlx errors are not `Clone`).
+    pub fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::NotFound(what) => StoreError::NotFound(what),
+            StoreError::Conflict { code, message } => StoreError::Conflict {
+                code,
+                message: message.clone(),
+            },
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+            StoreError::Database(e) => StoreError::Shared(e.to_string()),
+            StoreError::Shared(m) => StoreError::Shared(m.clone()),
+        }
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -54,6 +74,24 @@ impl From<sqlx::Error> for StoreError {
 
 fn unavailable_code(c: &str) -> bool {
     ["08", "53", "57"].iter().any(|p| c.starts_with(p)) || c == "55000" || c == "3D000"
+}
+
+/// The engine's end of the ingest hand-off (see `Store::set_handoff`).
+#[derive(Clone)]
+pub struct Handoff {
+    pub jobs: tokio::sync::mpsc::UnboundedSender<Vec<(Job, i64)>>,
+    /// Deliveries the engine can take now; ingest takes one per delivery it hands over.
+    pub credits: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// How long a handed-over delivery stays leased (attempt timeout + margin).
+    pub lease_ms: i64,
+}
+
+impl Handoff {
+    /// Gives committed, leased deliveries to the engine. If the engine has stopped they stay
+    /// leased in the store until the lease lapses (or the next start releases them).
+    pub fn send(&self, jobs: Vec<(Job, i64)>) {
+        let _ = self.jobs.send(jobs);
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -119,6 +157,9 @@ pub trait Store: Send + Sync + 'static {
     /// Commits every item in one transaction. Items whose idempotency key was seen
     /// replay or conflict; others insert the event and its deliveries (due now).
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>>;
+    /// Connects ingest to the delivery engine: from then on, fresh deliveries are inserted
+    /// already leased (while the engine has room) and handed over after the commit.
+    fn set_handoff(&self, handoff: Handoff);
     async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>>;
     async fn list_events(
         &self,

@@ -4,6 +4,7 @@
 mod api_auth;
 mod api_events;
 mod api_resources;
+mod bench;
 mod cli;
 mod cluster;
 mod delivery_durability;

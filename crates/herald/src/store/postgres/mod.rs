@@ -15,6 +15,8 @@ mod endpoints;
 mod event_types;
 #[path = "../sql/events.rs"]
 mod events;
+#[path = "../sql/ingest.rs"]
+mod ingest;
 #[path = "../sql/keys.rs"]
 mod keys;
 #[path = "../sql/outcomes.rs"]
@@ -47,6 +49,7 @@ const HEARTBEAT_WINDOW_MS: i64 = 15_000;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    ingest: ingest::GroupCommit,
 }
 
 impl PgStore {
@@ -64,7 +67,8 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        Ok(PgStore { pool })
+        let ingest = ingest::GroupCommit::start(pool.clone());
+        Ok(PgStore { pool, ingest })
     }
 }
 
@@ -145,8 +149,11 @@ impl Store for PgStore {
         endpoints::stats(&self.pool, endpoint_id, since_ms).await
     }
 
+    fn set_handoff(&self, handoff: Handoff) {
+        self.ingest.set_handoff(handoff);
+    }
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
-        events::ingest(&self.pool, app_id, items).await
+        self.ingest.ingest(app_id, items).await
     }
     async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>> {
         events::get(&self.pool, app_id, id).await

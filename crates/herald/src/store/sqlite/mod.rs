@@ -15,6 +15,8 @@ mod endpoints;
 mod event_types;
 #[path = "../sql/events.rs"]
 mod events;
+#[path = "../sql/ingest.rs"]
+mod ingest;
 #[path = "../sql/keys.rs"]
 mod keys;
 #[path = "../sql/outcomes.rs"]
@@ -48,6 +50,7 @@ pub struct SqliteStore {
     /// Held for the life of the store: one process per data directory, since leases
     /// left by a previous process are released at start.
     _lock: std::sync::Arc<std::fs::File>,
+    ingest: ingest::GroupCommit,
 }
 
 impl SqliteStore {
@@ -74,24 +77,30 @@ impl SqliteStore {
                 SqliteSynchronous::Normal
             })
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(false)
-            .pragma("cache_size", "-8000");
+            .foreign_keys(false);
+        // Page caches are what a big backlog grows (indexes walked by claims and sweeps):
+        // 4 MiB for the writer, 1 MiB per reader keeps the process small at any backlog.
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
+            // A local file needs no liveness ping before each use (a round trip to the
+            // connection's thread per query otherwise).
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            .connect_with(opts.clone().pragma("cache_size", "-4000"))
             .await?;
         MIGRATOR
             .run(&write)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
         let read = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(3)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.read_only(true).pragma("cache_size", "-1000"))
             .await?;
         Ok(SqliteStore {
+            ingest: ingest::GroupCommit::start(write.clone()),
             write,
             read,
             _lock: std::sync::Arc::new(lock),
@@ -176,8 +185,11 @@ impl Store for SqliteStore {
         endpoints::stats(&self.read, endpoint_id, since_ms).await
     }
 
+    fn set_handoff(&self, handoff: Handoff) {
+        self.ingest.set_handoff(handoff);
+    }
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
-        events::ingest(&self.write, app_id, items).await
+        self.ingest.ingest(app_id, items).await
     }
     async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>> {
         events::get(&self.read, app_id, id).await

@@ -1,0 +1,403 @@
+//! Ingest: events, their deliveries and idempotency records, written by one writer task with
+//! group commit, and handed straight to the dispatcher after the commit. Shared by both
+//! backends (see `store::sql`).
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+
+use sqlx::QueryBuilder;
+
+use super::{rows, Db, Pool};
+use crate::domain::filter_matches;
+use crate::ids::{new_id, Kind};
+use crate::store::*;
+
+/// Group commit: concurrent ingest requests go to one writer task, which writes everything
+/// waiting in one transaction and commits once; every request is answered after that commit.
+/// Idle, a request waits for its own commit only; under load one commit serves many requests.
+#[derive(Clone)]
+pub struct GroupCommit {
+    jobs: tokio::sync::mpsc::Sender<IngestJob>,
+    handoff: Arc<OnceLock<Handoff>>,
+}
+
+struct IngestJob {
+    app_id: String,
+    items: Vec<NewEvent>,
+    reply: tokio::sync::oneshot::Sender<Result<Vec<IngestResult>>>,
+}
+
+/// Requests per transaction, at most: bounds the time a commit makes the first one wait.
+const GROUP_MAX: usize = 256;
+/// Rows per multi-row INSERT (SQLite allows 32766 bound parameters).
+const ROWS_PER_INSERT: usize = 400;
+
+impl GroupCommit {
+    pub fn start(pool: Pool) -> GroupCommit {
+        let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
+        let handoff: Arc<OnceLock<Handoff>> = Arc::new(OnceLock::new());
+        let h = handoff.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(job) => group.push(job),
+                        Err(_) => break,
+                    }
+                }
+                match write_group(&pool, &mut group, h.get()).await {
+                    Ok((results, jobs)) => {
+                        // Committed: answer, then hand the leased deliveries to the engine.
+                        for (job, r) in group.into_iter().zip(results) {
+                            let _ = job.reply.send(Ok(r));
+                        }
+                        if let (Some(h), false) = (h.get(), jobs.is_empty()) {
+                            h.send(jobs);
+                        }
+                    }
+                    Err(e) => {
+                        // Nothing of the group was committed: every request fails alike.
+                        for job in group {
+                            let _ = job.reply.send(Err(e.duplicate()));
+                        }
+                    }
+                }
+            }
+        });
+        GroupCommit { jobs, handoff }
+    }
+
+    /// From now on, fresh deliveries are inserted leased and handed to the engine.
+    pub fn set_handoff(&self, handoff: Handoff) {
+        let _ = self.handoff.set(handoff);
+    }
+
+    pub async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = IngestJob {
+            app_id: app_id.to_string(),
+            items,
+            reply,
+        };
+        let gone = || StoreError::Unavailable("the store's writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
+    }
+}
+
+/// What one group writes, collected so that events and deliveries go in multi-row INSERTs.
+#[derive(Default)]
+struct Rows {
+    events: Vec<(String, NewEvent)>,
+    deliveries: Vec<DeliveryRow>,
+    /// Endpoints whose due-time hint must be recomputed, in a fixed order so that two
+    /// nodes' groups lock endpoint rows alike (no deadlock).
+    touched: BTreeSet<String>,
+}
+
+struct DeliveryRow {
+    id: String,
+    app_id: String,
+    event_id: String,
+    endpoint_id: String,
+    created_at: i64,
+    lease_until: Option<i64>,
+}
+
+async fn write_group(
+    pool: &Pool,
+    group: &mut [IngestJob],
+    handoff: Option<&Handoff>,
+) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>)> {
+    let mut tx = pool.begin().await?;
+    let mut rows = Rows::default();
+    let mut jobs = Vec::new();
+    let mut endpoints: HashMap<String, Vec<Endpoint>> = HashMap::new();
+    let mut out = Vec::with_capacity(group.len());
+    for job in group.iter_mut() {
+        if !endpoints.contains_key(&job.app_id) {
+            // Read inside the write transaction so that a concurrent disable/delete is either
+            // fully before or fully after this fan-out.
+            let found = active_endpoints(&mut tx, &job.app_id).await?;
+            endpoints.insert(job.app_id.clone(), found);
+        }
+        let active = &endpoints[&job.app_id];
+        let items = std::mem::take(&mut job.items);
+        let result = ingest_in(
+            &mut tx,
+            &job.app_id,
+            items,
+            active,
+            handoff,
+            &mut rows,
+            &mut jobs,
+        )
+        .await?;
+        out.push(result);
+    }
+    insert_rows(&mut tx, &rows).await?;
+    for ep in &rows.touched {
+        super::queue::refresh_due(&mut tx, ep).await?;
+    }
+    if !rows.touched.is_empty() {
+        super::queue::notify(&mut tx).await?;
+    }
+    if let Err(e) = tx.commit().await {
+        if let Some(h) = handoff {
+            h.credits.fetch_add(jobs.len() as i64, Ordering::Relaxed);
+        }
+        return Err(e.into());
+    }
+    Ok((out, jobs))
+}
+
+async fn active_endpoints(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    app_id: &str,
+) -> Result<Vec<Endpoint>> {
+    let found =
+        sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
+            .bind(app_id)
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows::all(found, |r| rows::endpoint(r, ""))?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows) -> Result<()> {
+    for chunk in rows.events.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO events (id, app_id, type, payload, source, subject, metadata, created_at) ",
+        );
+        q.push_values(chunk, |mut b, (app_id, e)| {
+            b.push_bind(&e.id)
+                .push_bind(app_id)
+                .push_bind(&e.event_type)
+                .push_bind(&e.payload)
+                .push_bind(&e.source)
+                .push_bind(&e.subject)
+                .push_bind(e.metadata.to_string())
+                .push_bind(e.created_at);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    for chunk in rows.deliveries.chunks(ROWS_PER_INSERT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
+        );
+        q.push_values(chunk, |mut b, d| {
+            b.push_bind(&d.id)
+                .push_bind(&d.app_id)
+                .push_bind(&d.event_id)
+                .push_bind(&d.endpoint_id)
+                .push_bind("pending")
+                .push_bind(0i64)
+                .push_bind(d.created_at)
+                .push_bind(d.lease_until)
+                .push_bind(d.created_at);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn ingest_in(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    app_id: &str,
+    items: Vec<NewEvent>,
+    active: &[Endpoint],
+    handoff: Option<&Handoff>,
+    rows: &mut Rows,
+    jobs: &mut Vec<(Job, i64)>,
+) -> Result<Vec<IngestResult>> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some((key, hash)) = &item.idempotency {
+            if let Some(previous) = reserve_key(conn, app_id, key, hash, &item).await? {
+                out.push(previous);
+                continue;
+            }
+        }
+        let targets = match targets(conn, app_id, active, &item).await? {
+            Ok(t) => t,
+            Err(unknown) => {
+                if let Some((key, _)) = &item.idempotency {
+                    // Give back the reservation: a failed request leaves no record.
+                    sqlx::query(
+                        "DELETE FROM idempotency WHERE app_id = $1 AND key = $2 AND response = ''",
+                    )
+                    .bind(app_id)
+                    .bind(key)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                out.push(IngestResult::UnknownEndpoint(unknown));
+                continue;
+            }
+        };
+        let mut deliveries = Vec::with_capacity(targets.len());
+        for ep in targets {
+            let id = new_id(Kind::Delivery);
+            // Handed off when the engine has room (ordered endpoints keep to the store's
+            // order, so they are always claimed from it).
+            let lease_until = handoff.filter(|_| !ep.ordered).and_then(|h| {
+                if h.credits.fetch_sub(1, Ordering::Relaxed) > 0 {
+                    Some(item.created_at + h.lease_ms)
+                } else {
+                    h.credits.fetch_add(1, Ordering::Relaxed);
+                    None
+                }
+            });
+            if let Some(until) = lease_until {
+                jobs.push((fresh_job(&id, app_id, &item, ep), until));
+            } else {
+                rows.touched.insert(ep.id.clone());
+            }
+            rows.deliveries.push(DeliveryRow {
+                id: id.clone(),
+                app_id: app_id.to_string(),
+                event_id: item.id.clone(),
+                endpoint_id: ep.id.clone(),
+                created_at: item.created_at,
+                lease_until,
+            });
+            deliveries.push(ReceiptDelivery {
+                id,
+                endpoint_id: ep.id.clone(),
+                status: "pending".into(),
+            });
+        }
+        let receipt = Receipt {
+            id: item.id.clone(),
+            event_type: item.event_type.clone(),
+            deliveries,
+        };
+        if let Some((key, hash)) = &item.idempotency {
+            sqlx::query(
+                "UPDATE idempotency SET request_hash = $1, response = $2, created_at = $3
+                 WHERE app_id = $4 AND key = $5",
+            )
+            .bind(hash)
+            .bind(serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?)
+            .bind(item.created_at)
+            .bind(app_id)
+            .bind(key)
+            .execute(&mut *conn)
+            .await?;
+        }
+        rows.events.push((app_id.to_string(), item));
+        out.push(IngestResult::Accepted {
+            receipt,
+            replayed: false,
+        });
+    }
+    Ok(out)
+}
+
+fn fresh_job(delivery_id: &str, app_id: &str, item: &NewEvent, ep: &Endpoint) -> Job {
+    Job {
+        delivery_id: delivery_id.to_string(),
+        attempts: 0,
+        app_id: app_id.to_string(),
+        event_id: item.id.clone(),
+        event_type: item.event_type.clone(),
+        payload: item.payload.clone(),
+        source: item.source.clone(),
+        subject: item.subject.clone(),
+        event_created_at: item.created_at,
+        due_at: item.created_at,
+        endpoint: ep.clone(),
+    }
+}
+
+/// Reserves an idempotency key; `Some` is the answer when the key was already used
+/// (a replay, or a conflict when the bytes differ).
+async fn reserve_key(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    app_id: &str,
+    key: &str,
+    hash: &str,
+    item: &NewEvent,
+) -> Result<Option<IngestResult>> {
+    // Reserve the key first: the primary key makes a concurrent request on another node wait
+    // for this transaction, then see its record.
+    let reserved: Option<i32> = sqlx::query_scalar(
+        "INSERT INTO idempotency (app_id, key, request_hash, response, created_at)
+         VALUES ($1, $2, $3, '', $4) ON CONFLICT (app_id, key) DO NOTHING RETURNING 1",
+    )
+    .bind(app_id)
+    .bind(key)
+    .bind(hash)
+    .bind(item.created_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if reserved.is_some() {
+        return Ok(None);
+    }
+    let (seen_hash, response, created_at): (String, String, i64) = sqlx::query_as(
+        "SELECT request_hash, response, created_at FROM idempotency WHERE app_id = $1 AND key = $2",
+    )
+    .bind(app_id)
+    .bind(key)
+    .fetch_one(&mut *conn)
+    .await?;
+    if created_at < item.idempotency_cutoff {
+        return Ok(None); // expired: this request takes the key over
+    }
+    if seen_hash != hash {
+        return Ok(Some(IngestResult::IdempotencyConflict));
+    }
+    let receipt: Receipt =
+        serde_json::from_str(&response).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(IngestResult::Accepted {
+        receipt,
+        replayed: true,
+    }))
+}
+
+/// The endpoints an event goes to, or the first unknown id of an explicit list.
+async fn targets<'a>(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    app_id: &str,
+    active: &'a [Endpoint],
+    item: &NewEvent,
+) -> Result<std::result::Result<Vec<&'a Endpoint>, String>> {
+    let ids = match &item.targets {
+        Targets::Subscribed => {
+            return Ok(Ok(active
+                .iter()
+                .filter(|e| filter_matches(e.event_types.as_deref(), &item.event_type))
+                .collect()))
+        }
+        Targets::Explicit(ids) => ids,
+    };
+    let mut chosen: Vec<&Endpoint> = Vec::new();
+    for id in ids {
+        match active.iter().find(|e| &e.id == id) {
+            Some(e) => {
+                if !chosen.iter().any(|c| c.id == e.id) {
+                    chosen.push(e)
+                }
+            }
+            None => {
+                // An endpoint of this app that is merely disabled is skipped, like fan-out
+                // skips it; unknown or foreign ids are an error.
+                let exists: Option<i64> =
+                    sqlx::query_scalar("SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2")
+                        .bind(id)
+                        .bind(app_id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                if exists.is_none() {
+                    return Ok(Err(id.clone()));
+                }
+            }
+        }
+    }
+    Ok(Ok(chosen))
+}
