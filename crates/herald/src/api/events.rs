@@ -154,8 +154,8 @@ pub async fn accept_one(
         internal,
     )
     .await?;
+    // Ingest wakes the engine itself for deliveries it could not hand over directly.
     let mut results = state.store.ingest(&app.id, vec![item]).await?;
-    state.engine.wake();
     let result = results
         .pop()
         .ok_or_else(|| ApiError::Internal("ingest returned no result".into()))?;
@@ -320,9 +320,7 @@ async fn send_batch(
     let results = if rows.is_empty() {
         Vec::new()
     } else {
-        let r = state.store.ingest(&app.id, rows).await?;
-        state.engine.wake();
-        r
+        state.store.ingest(&app.id, rows).await?
     };
     let mut results: Vec<Option<IngestResult>> = results.into_iter().map(Some).collect();
     let mut all_ok = true;

@@ -85,6 +85,7 @@ pub fn start(
         jobs: handoff_tx,
         credits: credits.clone(),
         lease_ms: dispatcher::lease_ms(&config),
+        wake: wake.clone(),
     });
     let links = dispatcher::Links {
         wake,

@@ -84,6 +84,8 @@ pub struct Handoff {
     pub credits: std::sync::Arc<std::sync::atomic::AtomicI64>,
     /// How long a handed-over delivery stays leased (attempt timeout + margin).
     pub lease_ms: i64,
+    /// Wakes the engine for committed deliveries that were not handed over.
+    pub wake: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Handoff {

@@ -48,13 +48,18 @@ impl GroupCommit {
                     }
                 }
                 match write_group(&pool, &mut group, h.get()).await {
-                    Ok((results, jobs)) => {
+                    Ok((results, jobs, stored)) => {
                         // Committed: answer, then hand the leased deliveries to the engine.
                         for (job, r) in group.into_iter().zip(results) {
                             let _ = job.reply.send(Ok(r));
                         }
-                        if let (Some(h), false) = (h.get(), jobs.is_empty()) {
-                            h.send(jobs);
+                        if let Some(h) = h.get() {
+                            if !jobs.is_empty() {
+                                h.send(jobs);
+                            }
+                            if stored {
+                                h.wake.notify_one();
+                            }
                         }
                     }
                     Err(e) => {
@@ -110,7 +115,7 @@ async fn write_group(
     pool: &Pool,
     group: &mut [IngestJob],
     handoff: Option<&Handoff>,
-) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>)> {
+) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut tx = pool.begin().await?;
     let mut rows = Rows::default();
     let mut jobs = Vec::new();
@@ -150,7 +155,8 @@ async fn write_group(
         }
         return Err(e.into());
     }
-    Ok((out, jobs))
+    // `touched`: deliveries left in the store for the engine to claim.
+    Ok((out, jobs, !rows.touched.is_empty()))
 }
 
 async fn active_endpoints(

@@ -2,33 +2,45 @@
 //! (the attempt row, the delivery's next step, the endpoint's failure policy and its due hint,
 //! for a batch in one transaction), and the two reads the engine polls.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
-use super::Pool;
+use sqlx::QueryBuilder;
+
+use super::{Db, Pool};
 use crate::store::*;
+
+/// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
+const ROWS_PER_STATEMENT: usize = 400;
 
 pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
     let mut tx = pool.begin().await?;
+    insert_attempts(&mut tx, outcomes).await?;
+    // Successes, the common case, are written in a few multi-row statements; other outcomes
+    // one by one, in order, since they drive the endpoint's failure policy.
+    let succeeded: Vec<&RecordedOutcome> = outcomes
+        .iter()
+        .filter(|o| o.next == NextStep::Succeeded)
+        .collect();
+    for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
+        mark_succeeded(&mut tx, chunk).await?;
+    }
     let mut changes = Vec::new();
-    let mut touched = HashSet::new();
+    let mut touched = BTreeSet::new();
+    // Endpoints whose failure streak is known to be cleared in this transaction.
+    let mut cleared: HashSet<&str> = HashSet::new();
     for o in outcomes {
         touched.insert(o.endpoint_id.as_str());
+        if o.next == NextStep::Succeeded {
+            if cleared.insert(o.endpoint_id.as_str()) {
+                sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = $1 AND first_failure_at IS NOT NULL")
+                    .bind(&o.endpoint_id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            continue;
+        }
+        cleared.remove(o.endpoint_id.as_str());
         let a = &o.attempt;
-        sqlx::query(
-            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
-                response_body, error_kind, error_message) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&a.id)
-        .bind(&a.delivery_id)
-        .bind(a.number)
-        .bind(a.started_at)
-        .bind(a.duration_ms)
-        .bind(a.status_code)
-        .bind(&a.response_body)
-        .bind(&a.error_kind)
-        .bind(&a.error_message)
-        .execute(&mut *tx)
-        .await?;
         let (status, next_at) = match o.next {
             NextStep::Succeeded => ("succeeded", None),
             NextStep::RetryAt(t) => ("pending", Some(t)),
@@ -49,13 +61,7 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
         .execute(&mut *tx)
         .await?;
         let disable_reason = match o.next {
-            NextStep::Succeeded => {
-                sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = $1 AND first_failure_at IS NOT NULL")
-                    .bind(&o.endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
-                None
-            }
+            NextStep::Succeeded => None,
             NextStep::Gone => Some("gone: the endpoint answered 410".to_string()),
             NextStep::RetryAt(_) | NextStep::Failed => {
                 let first: Option<Option<i64>> = sqlx::query_scalar(
@@ -95,12 +101,71 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
             }
         }
     }
+    // In a fixed order, so that two nodes lock endpoint rows alike.
     for ep in touched {
         super::queue::refresh_due(&mut tx, ep).await?;
     }
-    super::queue::notify(&mut tx).await?;
+    // Only a retry makes new work due for other processes; after a success this process's
+    // own engine claims an ordered endpoint's next delivery.
+    if outcomes.iter().any(|o| o.next != NextStep::Succeeded) {
+        super::queue::notify(&mut tx).await?;
+    }
     tx.commit().await?;
     Ok(changes)
+}
+
+async fn insert_attempts(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    outcomes: &[RecordedOutcome],
+) -> Result<()> {
+    for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<Db>::new(
+            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
+                response_body, error_kind, error_message) ",
+        );
+        q.push_values(chunk, |mut b, o| {
+            let a = &o.attempt;
+            b.push_bind(&a.id)
+                .push_bind(&a.delivery_id)
+                .push_bind(a.number)
+                .push_bind(a.started_at)
+                .push_bind(a.duration_ms)
+                .push_bind(a.status_code)
+                .push_bind(&a.response_body)
+                .push_bind(&a.error_kind)
+                .push_bind(&a.error_message);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// One statement for many successful deliveries: each gets its own attempt time and status
+/// code from a VALUES list (column names `column1`… and CASTs work on both databases).
+async fn mark_succeeded(
+    conn: &mut <Db as sqlx::Database>::Connection,
+    chunk: &[&RecordedOutcome],
+) -> Result<()> {
+    let mut q = QueryBuilder::<Db>::new(
+        "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL,
+            attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
+            lease_until = NULL
+         FROM (SELECT column1 AS id, column2 AS started, column3 AS code FROM (",
+    );
+    q.push_values(chunk, |mut b, o| {
+        b.push("CAST(")
+            .push_bind_unseparated(&o.attempt.delivery_id)
+            .push_unseparated(" AS TEXT)")
+            .push("CAST(")
+            .push_bind_unseparated(o.attempt.started_at)
+            .push_unseparated(" AS BIGINT)")
+            .push("CAST(")
+            .push_bind_unseparated(o.attempt.status_code)
+            .push_unseparated(" AS BIGINT)");
+    });
+    q.push(") AS v) AS u WHERE deliveries.id = u.id");
+    q.build().execute(&mut *conn).await?;
+    Ok(())
 }
 
 /// The earliest due hint of active endpoints.
