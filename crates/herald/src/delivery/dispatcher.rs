@@ -26,6 +26,8 @@ const CLAIM_BATCH: usize = 256;
 const CLAIM_PER_ENDPOINT: i64 = 32;
 /// Longest sleep without looking at the store (a safety net; wake-ups do the real work).
 const MAX_IDLE: Duration = Duration::from_secs(2);
+/// How soon to claim again when work is due but the last claim could not take it.
+const DUE_RECHECK: Duration = Duration::from_millis(25);
 /// How long a claim lease outlives the attempt timeout.
 const LEASE_MARGIN_MS: i64 = 15_000;
 
@@ -129,6 +131,7 @@ pub struct Dispatcher {
     handoff: mpsc::UnboundedReceiver<Vec<(Job, i64)>>,
     /// Room for handed-over deliveries, published to ingest.
     credits: Arc<AtomicI64>,
+    full: Arc<std::sync::RwLock<HashSet<String>>>,
     /// Whether the store may hold due work this process has not claimed yet.
     need_claim: bool,
     /// When to look at the store again at the latest (the next known due time).
@@ -150,6 +153,8 @@ pub struct Links {
     /// Fresh deliveries from ingest, and the room published back to it.
     pub handoff: mpsc::UnboundedReceiver<Vec<(Job, i64)>>,
     pub credits: Arc<AtomicI64>,
+    /// Endpoints whose slot is full, published to ingest.
+    pub full: Arc<std::sync::RwLock<HashSet<String>>>,
 }
 
 impl Dispatcher {
@@ -167,6 +172,7 @@ impl Dispatcher {
             recording: 0,
             handoff: links.handoff,
             credits: links.credits,
+            full: links.full,
             need_claim: true,
             next_check: tokio::time::Instant::now(),
             store,
@@ -223,23 +229,50 @@ impl Dispatcher {
         self.shut_down().await;
     }
 
-    /// Tells ingest how many fresh deliveries this process can take over right now.
+    /// Tells ingest how many fresh deliveries this process can take over right now, and
+    /// which endpoints must not get any.
     fn publish_room(&self) {
         let budget = self.config.max_concurrency * 2;
         let room = budget.saturating_sub(self.in_flight + self.queued + self.recording);
         self.credits.store(room as i64, Ordering::Relaxed);
+        let full: HashSet<String> = self
+            .slots
+            .iter()
+            .filter(|(_, s)| s.full())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if let Ok(mut shared) = self.full.write() {
+            if *shared != full {
+                *shared = full;
+            }
+        }
     }
 
+    /// Takes handed-over deliveries; those of an endpoint whose slot filled up meanwhile go
+    /// back to the store (their leases released), like a claim would have left them there.
     fn accept(&mut self, jobs: Vec<(Job, i64)>) {
         let nodes = self.nodes.load(Ordering::Relaxed);
+        let mut give_back = Vec::new();
         for (job, lease_until) in jobs {
             let slot = self
                 .slots
                 .entry(job.endpoint.id.clone())
                 .or_insert_with(Slot::new);
             slot.configure(&job, nodes);
+            if slot.full() {
+                give_back.push(job.delivery_id);
+                continue;
+            }
             slot.queue.push_back((job, lease_until));
             self.queued += 1;
+        }
+        if !give_back.is_empty() {
+            let store = self.store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.release_leases(&give_back).await {
+                    tracing::warn!(error = %e, "could not release leases");
+                }
+            });
         }
     }
 
@@ -418,9 +451,10 @@ impl Dispatcher {
                 if at > now {
                     Duration::from_millis((at - now) as u64).min(MAX_IDLE)
                 } else {
-                    // The claim just took everything claimable: what is still due waits for
-                    // a busy endpoint or an ordered predecessor, and their outcomes wake us.
-                    MAX_IDLE
+                    // Due work the claim did not take: a full endpoint, an ordered
+                    // predecessor in flight, or (PostgreSQL) an endpoint row locked by a
+                    // concurrent commit, which `SKIP LOCKED` passes over. Look again soon.
+                    DUE_RECHECK
                 }
             }
             Ok(None) => MAX_IDLE,

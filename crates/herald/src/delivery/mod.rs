@@ -81,11 +81,13 @@ pub fn start(
     ));
     let (handoff_tx, handoff_rx) = mpsc::unbounded_channel();
     let credits = Arc::new(AtomicI64::new(0));
+    let full = Arc::new(std::sync::RwLock::new(std::collections::HashSet::new()));
     store.set_handoff(crate::store::Handoff {
         jobs: handoff_tx,
         credits: credits.clone(),
         lease_ms: dispatcher::lease_ms(&config),
         wake: wake.clone(),
+        full: full.clone(),
     });
     let links = dispatcher::Links {
         wake,
@@ -94,6 +96,7 @@ pub fn start(
         recorded: recorded_rx,
         handoff: handoff_rx,
         credits,
+        full,
     };
     let dispatcher = dispatcher::Dispatcher::new(store, config, sender, links, nodes);
     let task = tokio::spawn(async move {

@@ -36,6 +36,16 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// SQLite's "database is locked" (another connection holds a lock for a moment).
+    pub fn is_busy(&self) -> bool {
+        match self {
+            StoreError::Database(sqlx::Error::Database(db)) => {
+                db.code().is_some_and(|c| c == "5" || c == "517")
+            }
+            _ => false,
+        }
+    }
+
     /// The same error for another caller (sqlx errors are not `Clone`).
     pub fn duplicate(&self) -> StoreError {
         match self {
@@ -86,6 +96,29 @@ pub struct Handoff {
     pub lease_ms: i64,
     /// Wakes the engine for committed deliveries that were not handed over.
     pub wake: std::sync::Arc<tokio::sync::Notify>,
+    /// Endpoints whose in-memory queue is full: their fresh deliveries stay in the store
+    /// (unleased) so that a slow endpoint never takes the room of the others.
+    pub full: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
+}
+
+impl Handoff {
+    /// Whether a fresh delivery to this endpoint may be leased and handed over; takes one
+    /// credit when it may.
+    pub fn take(&self, endpoint_id: &str) -> bool {
+        if self.full.read().is_ok_and(|f| f.contains(endpoint_id)) {
+            return false;
+        }
+        if self
+            .credits
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            return true;
+        }
+        self.credits
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        false
+    }
 }
 
 impl Handoff {

@@ -131,9 +131,10 @@ pub fn table(r: &BenchResult) -> String {
 }
 
 pub fn print(r: &BenchResult, json_out: Option<&Path>) -> Result<(), String> {
-    eprint!("{}", table(r));
+    // A closed pipe (`| head`) is not worth a panic: the figures also go to `--json-out`.
+    let _ = write!(std::io::stderr(), "{}", table(r));
     let line = serde_json::to_string(r).map_err(|e| e.to_string())?;
-    println!("{line}");
+    let _ = writeln!(std::io::stdout(), "{line}");
     if let Some(path) = json_out {
         let mut f = std::fs::OpenOptions::new()
             .create(true)

@@ -47,7 +47,19 @@ impl GroupCommit {
                         Err(_) => break,
                     }
                 }
-                match write_group(&pool, &mut group, h.get()).await {
+                let mut written = write_group(&pool, &group, h.get()).await;
+                for _ in 0..3 {
+                    // A busy database (another connection holding a lock for a moment) left
+                    // nothing committed: the whole group is simply written again.
+                    match &written {
+                        Err(e) if e.is_busy() => {
+                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                            written = write_group(&pool, &group, h.get()).await;
+                        }
+                        _ => break,
+                    }
+                }
+                match written {
                     Ok((results, jobs, stored)) => {
                         // Committed: answer, then hand the leased deliveries to the engine.
                         for (job, r) in group.into_iter().zip(results) {
@@ -113,7 +125,7 @@ struct DeliveryRow {
 
 async fn write_group(
     pool: &Pool,
-    group: &mut [IngestJob],
+    group: &[IngestJob],
     handoff: Option<&Handoff>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut tx = pool.begin().await?;
@@ -121,7 +133,7 @@ async fn write_group(
     let mut jobs = Vec::new();
     let mut endpoints: HashMap<String, Vec<Endpoint>> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
-    for job in group.iter_mut() {
+    for job in group {
         if !endpoints.contains_key(&job.app_id) {
             // Read inside the write transaction so that a concurrent disable/delete is either
             // fully before or fully after this fan-out.
@@ -129,7 +141,7 @@ async fn write_group(
             endpoints.insert(job.app_id.clone(), found);
         }
         let active = &endpoints[&job.app_id];
-        let items = std::mem::take(&mut job.items);
+        let items = job.items.clone();
         let result = ingest_in(
             &mut tx,
             &job.app_id,
@@ -251,14 +263,9 @@ async fn ingest_in(
             let id = new_id(Kind::Delivery);
             // Handed off when the engine has room (ordered endpoints keep to the store's
             // order, so they are always claimed from it).
-            let lease_until = handoff.filter(|_| !ep.ordered).and_then(|h| {
-                if h.credits.fetch_sub(1, Ordering::Relaxed) > 0 {
-                    Some(item.created_at + h.lease_ms)
-                } else {
-                    h.credits.fetch_add(1, Ordering::Relaxed);
-                    None
-                }
-            });
+            let lease_until = handoff
+                .filter(|h| !ep.ordered && h.take(&ep.id))
+                .map(|h| item.created_at + h.lease_ms);
             if let Some(until) = lease_until {
                 jobs.push((fresh_job(&id, app_id, &item, ep), until));
             } else {

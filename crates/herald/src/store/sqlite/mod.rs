@@ -7,7 +7,6 @@
 // differs.
 #[path = "../sql/apps.rs"]
 mod apps;
-mod checkpoint;
 #[path = "../sql/deliveries.rs"]
 mod deliveries;
 #[path = "../sql/endpoints.rs"]
@@ -91,7 +90,6 @@ impl SqliteStore {
             .connect_with(
                 opts.clone()
                     .pragma("cache_size", "-4000")
-                    .pragma("wal_autocheckpoint", "0")
                     // After a checkpoint, the WAL file is cut back to this size.
                     .pragma("journal_size_limit", "67108864"),
             )
@@ -100,7 +98,6 @@ impl SqliteStore {
             .run(&write)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        checkpoint::start(opts.clone().pragma("cache_size", "-500"), write.clone());
         let read = SqlitePoolOptions::new()
             .max_connections(3)
             .test_before_acquire(false)
