@@ -36,16 +36,6 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// SQLite's "database is locked" (another connection holds a lock for a moment).
-    pub fn is_busy(&self) -> bool {
-        match self {
-            StoreError::Database(sqlx::Error::Database(db)) => {
-                db.code().is_some_and(|c| c == "5" || c == "517")
-            }
-            _ => false,
-        }
-    }
-
     /// The same error for another caller (sqlx errors are not `Clone`).
     pub fn duplicate(&self) -> StoreError {
         match self {

@@ -18,9 +18,18 @@ from ._async_resources import (
     AsyncKeys,
     AsyncPortalSessions,
 )
-from ._base import DEFAULT_TIMEOUT, Request, Settings, after_failure, decode, transport_error
-from ._client import replay_request
-from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport, read_dead_letters
+from ._base import (
+    DEFAULT_TIMEOUT,
+    Request,
+    Settings,
+    after_failure,
+    dead_letters_from,
+    decode,
+    http_client_for,
+    to_page,
+    transport_error,
+)
+from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport
 from ._errors import HeraldError
 from ._retry import RetryPolicy
 from .types import BatchReceipt, Event, EventReceipt, Page
@@ -51,11 +60,7 @@ class AsyncHerald:
         self._settings = Settings(
             api_key, base_url, timeout, max_retries, retry_policy, dead_letters, redact_logs
         )
-        self._http = http_client or httpx.AsyncClient(
-            timeout=timeout, headers=self._settings.headers(), follow_redirects=False
-        )
-        if http_client is not None:
-            self._http.headers.update(self._settings.headers())
+        self._http = http_client_for(self._settings, http_client, httpx.AsyncClient)
         self._closed = False
         self.apps = AsyncApps(self)
         self.event_types = AsyncEventTypes(self)
@@ -101,12 +106,10 @@ class AsyncHerald:
         self, letters: str | os.PathLike[str] | Iterable[DeadLetter]
     ) -> ReplayReport:
         """See :meth:`Herald.replay_dead_letters`."""
-        if isinstance(letters, (str, os.PathLike)):
-            letters = read_dead_letters(letters)
         report = ReplayReport(sent=[], failed=[])
-        for letter in letters:
+        for letter in dead_letters_from(letters):
             try:
-                report.sent.append(await self._call(replay_request(letter)))
+                report.sent.append(await self._call(r.replay_dead_letter(letter)))
             except HeraldError as e:
                 report.failed.append((letter, e))
         return report
@@ -130,8 +133,7 @@ class AsyncHerald:
             await asyncio.sleep(after_failure(s, req, err, attempt))
 
     async def _page(self, req: Request) -> Page[Any]:
-        out = await self._call(req)
-        return Page(data=list(out["data"]), next_cursor=out.get("next_cursor"))
+        return to_page(await self._call(req))
 
     async def _iter(self, req: Request) -> AsyncIterator[Any]:
         while True:

@@ -8,12 +8,12 @@ import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, overload
+from typing import Any, Callable, Iterable, Mapping, TypeVar, overload
 from urllib.parse import quote
 
 import httpx
 
-from ._dead_letters import DeadLetter, DeadLetterSink, make_sink
+from ._dead_letters import DeadLetter, DeadLetterSink, make_sink, read_dead_letters
 from ._errors import (
     ConfigError,
     ConnectionError,
@@ -25,6 +25,7 @@ from ._errors import (
 from ._redact import redact
 from ._retry import RetryPolicy
 from ._version import __version__
+from .types import Page
 
 log = logging.getLogger("herald")
 
@@ -145,6 +146,29 @@ class Settings:
                 error=str(err),
             )
         )
+
+
+HttpT = TypeVar("HttpT", httpx.Client, httpx.AsyncClient)
+
+
+def http_client_for(settings: Settings, given: HttpT | None, cls: type[HttpT]) -> HttpT:
+    """The caller's httpx client with our headers added, or a new one of ``cls``."""
+    if given is not None:
+        given.headers.update(settings.headers())
+        return given
+    return cls(timeout=settings.timeout, headers=settings.headers(), follow_redirects=False)
+
+
+def to_page(out: Any) -> Page[Any]:
+    """A list answer (``{"data": [...], "next_cursor": ...}``) as a :class:`Page`."""
+    return Page(data=list(out["data"]), next_cursor=out.get("next_cursor"))
+
+
+def dead_letters_from(letters: str | os.PathLike[str] | Iterable[DeadLetter]) -> Iterable[DeadLetter]:
+    """A JSONL dead-letter file's letters, or the given letters."""
+    if isinstance(letters, (str, os.PathLike)):
+        return read_dead_letters(letters)
+    return letters
 
 
 def after_failure(settings: Settings, req: Request, err: HeraldError, attempt: int) -> float:

@@ -14,11 +14,13 @@ from ._base import (
     Request,
     Settings,
     after_failure,
+    dead_letters_from,
     decode,
-    seg,
+    http_client_for,
+    to_page,
     transport_error,
 )
-from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport, read_dead_letters
+from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport
 from ._errors import HeraldError
 from ._resources import Apps, Deliveries, Endpoints, Events, EventTypes, Keys, PortalSessions
 from ._retry import RetryPolicy
@@ -56,11 +58,7 @@ class Herald:
         self._settings = Settings(
             api_key, base_url, timeout, max_retries, retry_policy, dead_letters, redact_logs
         )
-        self._http = http_client or httpx.Client(
-            timeout=timeout, headers=self._settings.headers(), follow_redirects=False
-        )
-        if http_client is not None:
-            self._http.headers.update(self._settings.headers())
+        self._http = http_client_for(self._settings, http_client, httpx.Client)
         self._closed = False
         self.apps = Apps(self)
         self.event_types = EventTypes(self)
@@ -113,12 +111,10 @@ class Herald:
         """Sends dead letters again (from a JSONL file or a list), with their original
         idempotency keys: an event the server did commit is answered ``replayed``, not
         duplicated. Letters that fail again are in the report's ``failed``."""
-        if isinstance(letters, (str, os.PathLike)):
-            letters = read_dead_letters(letters)
         report = ReplayReport(sent=[], failed=[])
-        for letter in letters:
+        for letter in dead_letters_from(letters):
             try:
-                report.sent.append(self._call(replay_request(letter)))
+                report.sent.append(self._call(r.replay_dead_letter(letter)))
             except HeraldError as e:
                 report.failed.append((letter, e))
         return report
@@ -142,8 +138,7 @@ class Herald:
             time.sleep(after_failure(s, req, err, attempt))
 
     def _page(self, req: Request) -> Page[Any]:
-        out = self._call(req)
-        return Page(data=list(out["data"]), next_cursor=out.get("next_cursor"))
+        return to_page(self._call(req))
 
     def _iter(self, req: Request) -> Iterator[Any]:
         while True:
@@ -165,8 +160,3 @@ class Herald:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def replay_request(letter: DeadLetter) -> Request:
-    path = f"/v1/apps/{seg(letter.app)}/events" + ("/batch" if letter.kind == "batch" else "")
-    key = letter.idempotency_key or None
-    return Request("POST", path, letter.body.encode(), idempotency_key=key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from ._base import Request, compact, dumps, new_idempotency_key, query, seg
+from ._dead_letters import DeadLetter
 
 
 def _app(app: str) -> str:
@@ -228,3 +229,9 @@ def create_portal_session(app: str, expires_in: int | None, read_only: bool | No
 
 def with_cursor(req: Request, cursor: str) -> Request:
     return Request(req.method, req.path, req.body, {**req.params, "cursor": cursor})
+
+
+def replay_dead_letter(letter: DeadLetter) -> Request:
+    """The original request of a dead letter: same body, same idempotency key."""
+    path = f"{_app(letter.app)}/events" + ("/batch" if letter.kind == "batch" else "")
+    return Request("POST", path, letter.body.encode(), idempotency_key=letter.idempotency_key or None)

@@ -192,15 +192,10 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         for i in 0..endpoints {
             create_endpoint(&client, &app, format!("{sink_url}/e/{i}")).await?;
         }
-        let idle = target.pid.and_then(stats::usage);
-        // Let the idle process settle, then take its figures.
+        // Let the idle process settle, then take its figures (one /proc walk for both).
         tokio::time::sleep(Duration::from_millis(300)).await;
-        r.rss_idle_mb = target
-            .pid
-            .and_then(stats::usage)
-            .map(|u| u.rss_mb)
-            .or(idle.map(|u| u.rss_mb));
         let cpu0 = target.pid.and_then(stats::usage);
+        r.rss_idle_mb = cpu0.map(|u| u.rss_mb);
         let sampler = Sampler::start(target.pid);
         let load = Arc::new(Load::herald(
             &target.url,

@@ -47,19 +47,7 @@ impl GroupCommit {
                         Err(_) => break,
                     }
                 }
-                let mut written = write_group(&pool, &group, h.get()).await;
-                for _ in 0..3 {
-                    // A busy database (another connection holding a lock for a moment) left
-                    // nothing committed: the whole group is simply written again.
-                    match &written {
-                        Err(e) if e.is_busy() => {
-                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                            written = write_group(&pool, &group, h.get()).await;
-                        }
-                        _ => break,
-                    }
-                }
-                match written {
+                match write_group(&pool, &mut group, h.get()).await {
                     Ok((results, jobs, stored)) => {
                         // Committed: answer, then hand the leased deliveries to the engine.
                         for (job, r) in group.into_iter().zip(results) {
@@ -125,7 +113,7 @@ struct DeliveryRow {
 
 async fn write_group(
     pool: &Pool,
-    group: &[IngestJob],
+    group: &mut [IngestJob],
     handoff: Option<&Handoff>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut tx = pool.begin().await?;
@@ -133,7 +121,7 @@ async fn write_group(
     let mut jobs = Vec::new();
     let mut endpoints: HashMap<String, Vec<Endpoint>> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
-    for job in group {
+    for job in group.iter_mut() {
         if !endpoints.contains_key(&job.app_id) {
             // Read inside the write transaction so that a concurrent disable/delete is either
             // fully before or fully after this fan-out.
@@ -141,7 +129,8 @@ async fn write_group(
             endpoints.insert(job.app_id.clone(), found);
         }
         let active = &endpoints[&job.app_id];
-        let items = job.items.clone();
+        // Taken, not copied: a failed group is answered with its error, never written again.
+        let items = std::mem::take(&mut job.items);
         let result = ingest_in(
             &mut tx,
             &job.app_id,
