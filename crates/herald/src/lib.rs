@@ -19,6 +19,7 @@ pub mod ids;
 pub mod schemas;
 pub mod store;
 pub mod timefmt;
+pub mod web;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

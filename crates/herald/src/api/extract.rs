@@ -28,6 +28,8 @@ pub struct Principal {
     /// App-scoped keys and portal sessions see only this application.
     pub app_id: Option<String>,
     pub read_only: bool,
+    /// Portal sessions expire; keys do not.
+    pub expires_at: Option<i64>,
 }
 
 /// sha256 hex of an API key; only this is stored.
@@ -66,6 +68,7 @@ impl FromRequestParts<AppState> for Principal {
             scope: key.scope,
             app_id: key.app_id,
             read_only: key.read_only,
+            expires_at: key.expires_at,
         };
         if p.read_only && parts.method != axum::http::Method::GET {
             return Err(ApiError::Permission("this session is read-only".into()));

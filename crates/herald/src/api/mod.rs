@@ -10,6 +10,7 @@ pub mod extract;
 pub mod keys;
 pub mod ops;
 pub mod portal;
+pub mod session;
 pub mod wire;
 
 use std::sync::atomic::AtomicBool;
@@ -68,7 +69,8 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole application: API routes, operations routes, metrics middleware.
+/// The whole application: API routes, operations routes, the console and portal pages,
+/// metrics middleware.
 pub fn router(state: AppState) -> Router {
     let (api, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(keys::routes())
@@ -78,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(deliveries::routes())
         .merge(portal::routes())
+        .merge(session::routes())
         .merge(ops::routes())
         .split_for_parts();
     let doc = Arc::new(doc);
@@ -88,6 +91,7 @@ pub fn router(state: AppState) -> Router {
             async move { axum::Json(doc.as_ref().clone()) }
         }),
     )
+    .merge(crate::web::routes())
     .fallback(|| async { ApiError::NotFound("no such route".into()) })
     .layer(axum::middleware::from_fn(track_http))
     .with_state(state)

@@ -545,6 +545,10 @@ pub struct PortalSessionIn {
     /// Seconds, 1..=604800 (default 3600).
     pub expires_in: Option<i64>,
     pub read_only: Option<bool>,
+    /// Portal theming (extension): accent colour as `#rgb` or `#rrggbb`.
+    pub accent_color: Option<String>,
+    /// Portal theming (extension): an absolute http(s) URL of the logo to show.
+    pub logo_url: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -553,4 +557,17 @@ pub struct PortalSessionOut {
     pub token: String,
     pub expires_at: String,
     pub read_only: bool,
+}
+
+/// The credential making the request (`GET /v1/session`, an extension).
+#[derive(Serialize, ToSchema)]
+pub struct SessionOut {
+    pub key_id: String,
+    /// `admin`, `producer` or `portal`.
+    pub scope: &'static str,
+    /// Set for app-scoped keys and portal sessions: the only application they see.
+    pub app_id: Option<String>,
+    pub read_only: bool,
+    /// Portal sessions only.
+    pub expires_at: Option<String>,
 }

@@ -1,0 +1,126 @@
+// What every browser test needs: a real `herald serve` on a free loopback port with its own
+// SQLite directory, a real receiver on 127.0.0.1, and headless Debian Chromium.
+
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const ADMIN_KEY = 'hrd_browserTestAdminKey0123456789abcdefghijk';
+export const SCREENSHOTS = process.env.HERALD_SCREENSHOTS || join(root, 'target/browser-screenshots');
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+    s.on('error', fail);
+  });
+}
+
+/** A running `herald serve`; `stop()` ends exactly this process. */
+export async function startHerald() {
+  const bin = process.env.HERALD_BIN || join(root, 'target/debug/herald');
+  const dir = mkdtempSync(join(tmpdir(), 'herald-browser-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = { ...process.env, HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_RETRY_SCHEDULE: '30s,30s', HERALD_RETRY_JITTER: '0' };
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--allow-private-targets'],
+    { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', d => { stderr += d; });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`herald exited early: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`herald not ready: ${stderr}`);
+    await new Promise(r => setTimeout(r, 50));
+  }
+  const call = async (method, path, body, key = ADMIN_KEY) => {
+    const r = await fetch(`${url}${path}`, {
+      method,
+      headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${text}`);
+    return text ? JSON.parse(text) : null;
+  };
+  return {
+    url,
+    call,
+    stderr: () => stderr,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise(r => child.once('exit', r));
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * A webhook receiver on 127.0.0.1. `answers` is a queue of status codes to reply with
+ * (then 200); every arrival is recorded with its headers and body.
+ */
+export async function startReceiver() {
+  const arrivals = [];
+  const answers = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', c => { body += c; });
+    req.on('end', () => {
+      arrivals.push({ path: req.url, headers: req.headers, body });
+      const status = answers.length ? answers.shift() : 200;
+      res.writeHead(status, { 'Content-Type': 'text/plain' });
+      res.end(status >= 400 ? `receiver says no (${status})` : 'ok');
+    });
+  });
+  await new Promise(r => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/hooks`,
+    arrivals,
+    answers,
+    /** Resolves once n arrivals were recorded (fails after timeoutMs). */
+    async waitFor(n, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (arrivals.length < n) {
+        if (Date.now() > deadline) throw new Error(`receiver got ${arrivals.length} of ${n} requests`);
+        await new Promise(r => setTimeout(r, 50));
+      }
+    },
+    stop: () => new Promise(r => { server.closeAllConnections(); server.close(r); }),
+  };
+}
+
+/** Headless Debian Chromium, as the issue prescribes. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+}
+
+/** Saves a full-page screenshot under target/browser-screenshots/. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Fails the test on any error the page logs or throws (a broken page must not pass). */
+export function watchPageErrors(page) {
+  const errors = [];
+  page.on('pageerror', e => errors.push(String(e)));
+  page.on('console', m => {
+    // Failed API calls the page shows to the user (401 on expiry, etc.) are expected.
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(m.text());
+  });
+  return errors;
+}
+
