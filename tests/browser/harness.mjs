@@ -110,6 +110,8 @@ export async function launchBrowser() {
 /** Saves a full-page screenshot under target/browser-screenshots/. */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  // Toasts from the test's fast clicks would cover the page; the page is what is shown.
+  await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 

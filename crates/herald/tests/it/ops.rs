@@ -80,6 +80,7 @@ async fn health_ready_metrics_and_openapi_need_no_key() {
         "/v1/apps/{app}/deliveries/{del}/attempts",
         "/v1/apps/{app}/deliveries/{del}/retry",
         "/v1/apps/{app}/portal-sessions",
+        "/v1/session",
         "/healthz",
         "/readyz",
         "/metrics",
@@ -165,6 +166,91 @@ async fn portal_sessions_are_app_scoped_read_only_and_expire() {
         let (s, v) = h.post(&format!("/v1/apps/{a}/portal-sessions"), bad).await;
         assert_error(s, &v, 400, "invalid_request");
     }
+}
+
+#[tokio::test]
+async fn session_describes_the_credential_and_portal_links_carry_the_theme() {
+    let h = Herald::start(&[]).await;
+    let a = h.app().await;
+    let (s, me) = h.get("/v1/session").await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["scope"], "admin");
+    assert!(me["app_id"].is_null() && me["expires_at"].is_null());
+    assert_eq!(me["read_only"], false);
+
+    let (s, p) = h
+        .post(
+            &format!("/v1/apps/{a}/portal-sessions"),
+            json!({"read_only": true, "accent_color": "#e11d48", "logo_url": "https://example.test/l.png?s=2&t=1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let url = p["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "{}/portal/?accent=%23e11d48&logo=https%3A%2F%2Fexample.test%2Fl.png%3Fs%3D2%26t%3D1#token=hrd_",
+            h.url
+        )),
+        "{url}"
+    );
+    let (s, me) = h
+        .call(
+            axum::http::Method::GET,
+            "/v1/session",
+            p["token"].as_str(),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["scope"], "portal");
+    assert_eq!(me["app_id"], a.as_str());
+    assert_eq!(me["read_only"], true);
+    assert_eq!(me["expires_at"], p["expires_at"]);
+
+    for (bad, param) in [
+        (json!({"accent_color": "red"}), "accent_color"),
+        (json!({"logo_url": "javascript:alert(1)"}), "logo_url"),
+    ] {
+        let (s, v) = h.post(&format!("/v1/apps/{a}/portal-sessions"), bad).await;
+        assert_error(s, &v, 400, "invalid_request");
+        assert_eq!(v["error"]["param"], param);
+    }
+    let (s, v) = h
+        .call(axum::http::Method::GET, "/v1/session", None, None)
+        .await;
+    assert_error(s, &v, 401, "authentication");
+}
+
+#[tokio::test]
+async fn the_console_and_portal_pages_are_served_from_the_binary() {
+    let h = Herald::start(&[]).await;
+    let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();
+    for (path, framing) in [
+        ("/console/", "frame-ancestors 'none'"),
+        ("/portal/", "frame-ancestors *"),
+    ] {
+        let r = get(path).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains(framing), "{path}: {csp}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(r.text().await.unwrap().contains("main.js"));
+    }
+    let r = get("/portal/views/deliveries.js").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .contains("javascript"));
+    let r = get("/console").await.unwrap(); // reqwest follows the redirect
+    assert_eq!(r.url().path(), "/console/");
+    let r = get("/console/nope.js").await.unwrap();
+    assert_eq!(r.status(), 404);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["type"], "not_found");
 }
 
 #[test]
