@@ -22,8 +22,8 @@ export async function endpointsPage(ctx, app) {
   const stats = new Map();
 
   const statCell = (ep, key) => {
-    const cell = h('span', { class: `num stat-${key}`, 'data-endpoint': ep.id }, stats.has(ep.id) ? String(stats.get(ep.id)[key]) : '…');
-    return cell;
+    return h('span', { class: `num stat-${key}`, 'data-endpoint': ep.id, 'data-stat': key },
+      stats.has(ep.id) ? String(stats.get(ep.id)[key]) : '…');
   };
   const draw = () => {
     const q = search.value.trim().toLowerCase();
@@ -49,9 +49,17 @@ export async function endpointsPage(ctx, app) {
   status.addEventListener('change', draw);
   search.addEventListener('input', draw);
   draw();
-  // 24 h counts arrive after the list is on screen.
-  Promise.all(all.slice(0, 100).map(ep => get(`${base}/${ep.id}/stats`)
-    .then(s => stats.set(ep.id, s)).catch(() => {}))).then(() => { if (!ctx.stale()) draw(); });
+  // 24 h counts arrive after the list is on screen, and keep up while it is.
+  const loadStats = () => Promise.all(all.slice(0, 100).map(ep => get(`${base}/${ep.id}/stats`)
+    .then(s => stats.set(ep.id, s)).catch(() => {}))).then(() => {
+    // In place: the rows stay put under the pointer.
+    for (const cell of list.querySelectorAll('[data-endpoint]')) {
+      const s = stats.get(cell.dataset.endpoint);
+      if (s) cell.textContent = String(s[cell.dataset.stat]);
+    }
+  });
+  loadStats();
+  ctx.every(5000, loadStats);
 
   return h('div', {},
     h('div', { class: 'toolbar' }, status, search,
