@@ -68,6 +68,9 @@ pub struct BenchArgs {
     /// Size of each event's JSON payload.
     #[arg(long, default_value_t = 1024)]
     pub payload_bytes: usize,
+    /// `max_in_flight` of every endpoint the bench creates (default: the server's, 16).
+    #[arg(long)]
+    pub max_in_flight: Option<u32>,
     /// Also POST the same payloads straight to the sink at the same concurrency, to give
     /// Herald's delivery rate as a fraction of this machine's raw loopback POST rate.
     #[arg(long)]

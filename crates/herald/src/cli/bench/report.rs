@@ -31,10 +31,13 @@ pub fn table(r: &BenchResult) -> String {
         (
             "load",
             format!(
-                "{} events of {} B to {} endpoint(s), {}",
+                "{} events of {} B to {} endpoint(s){}, {}",
                 r.events,
                 r.payload_bytes,
                 r.endpoints,
+                r.max_in_flight
+                    .map(|n| format!(" (max_in_flight {n})"))
+                    .unwrap_or_default(),
                 match (r.rate, r.concurrency) {
                     (Some(rate), _) => format!("open loop at {rate} events/s"),
                     (None, Some(c)) => format!("closed loop, concurrency {c}"),

@@ -23,6 +23,9 @@ pub struct BenchResult {
     pub events: usize,
     pub endpoints: usize,
     pub concurrency: Option<usize>,
+    /// The endpoints' `max_in_flight` when the bench set it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
     pub rate: Option<f64>,
     pub payload_bytes: usize,
     pub accepted: usize,
@@ -121,12 +124,21 @@ async fn api(
         .map_err(|e| format!("setting up ({path}): {e}"))
 }
 
-async fn create_endpoint(client: &Client, app: &str, url: String) -> Result<(), String> {
+async fn create_endpoint(
+    client: &Client,
+    args: &BenchArgs,
+    app: &str,
+    url: String,
+) -> Result<(), String> {
+    let mut body = json!({ "url": url });
+    if let Some(n) = args.max_in_flight {
+        body["max_in_flight"] = json!(n);
+    }
     api(
         client,
         Method::POST,
         &format!("/v1/apps/{app}/endpoints"),
-        json!({"url": url}),
+        body,
     )
     .await?;
     Ok(())
@@ -163,6 +175,7 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         payload_bytes: args.payload_bytes,
         rate: args.rate(),
         concurrency: args.rate().is_none().then(|| args.concurrency()),
+        max_in_flight: args.max_in_flight,
         ..BenchResult::default()
     };
 
@@ -190,7 +203,7 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
     } else {
         sink::serve(sink_listener, arrivals.clone());
         for i in 0..endpoints {
-            create_endpoint(&client, &app, format!("{sink_url}/e/{i}")).await?;
+            create_endpoint(&client, args, &app, format!("{sink_url}/e/{i}")).await?;
         }
         // Let the idle process settle, then take its figures (one /proc walk for both).
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -290,7 +303,7 @@ async fn isolation(
     let marks = arrivals.marks();
     r.healthy_e2e_alone_ms = Percentiles::of(arrivals.latencies(0..endpoints, &[]));
 
-    create_endpoint(client, app, format!("{sink_url}/sick")).await?;
+    create_endpoint(client, args, app, format!("{sink_url}/sick")).await?;
     let second = publish(load, half..events, args).await;
     let expected = ((out.accepted.len() + second.accepted.len()) * endpoints) as u64;
     drain(arrivals, expected, args.drain_timeout()).await;
@@ -333,7 +346,7 @@ async fn backlog(
     let (events, endpoints) = (args.events(), args.endpoints());
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     for i in 0..endpoints {
-        create_endpoint(client, app, format!("http://{addr}/e/{i}")).await?;
+        create_endpoint(client, args, app, format!("http://{addr}/e/{i}")).await?;
     }
     let hole = tokio::spawn(black_hole(listener));
     tokio::time::sleep(Duration::from_millis(300)).await;
