@@ -30,6 +30,13 @@ const MAX_IDLE: Duration = Duration::from_secs(2);
 const DUE_RECHECK: Duration = Duration::from_millis(25);
 /// How long a claim lease outlives the attempt timeout.
 const LEASE_MARGIN_MS: i64 = 15_000;
+/// Jobs an endpoint may hold in memory, in multiples of its `max_in_flight`: deep while it
+/// answers quickly (fan-out bursts are then handed over instead of going through the
+/// store), shallow once an attempt was slow (queued jobs would wait, and their leases lapse).
+const DEPTH_FAST: usize = 8;
+const DEPTH_SLOW: usize = 2;
+/// An attempt slower than this makes its endpoint's queue shallow until a fast one.
+const SLOW_ATTEMPT: Duration = Duration::from_millis(500);
 
 /// How long a claimed (or handed-over) delivery stays leased.
 pub fn lease_ms(config: &Config) -> i64 {
@@ -71,6 +78,8 @@ struct Slot {
     in_flight: usize,
     max_in_flight: usize,
     bucket: Option<TokenBucket>,
+    /// The last attempt took longer than `SLOW_ATTEMPT`.
+    slow: bool,
 }
 
 impl Slot {
@@ -80,6 +89,7 @@ impl Slot {
             in_flight: 0,
             max_in_flight: 16,
             bucket: None,
+            slow: false,
         }
     }
 
@@ -99,7 +109,8 @@ impl Slot {
 
     /// Jobs held in memory before the endpoint is skipped when claiming.
     fn capacity(&self) -> usize {
-        let by_flight = self.max_in_flight * 2;
+        let depth = if self.slow { DEPTH_SLOW } else { DEPTH_FAST };
+        let by_flight = self.max_in_flight * depth;
         match &self.bucket {
             Some(b) => by_flight.min((b.rate * 2.0).ceil() as usize).max(1),
             None => by_flight,
@@ -119,8 +130,8 @@ pub struct Dispatcher {
     changes: mpsc::UnboundedReceiver<String>,
     finished: mpsc::UnboundedSender<Finished>,
     recorded: mpsc::UnboundedReceiver<Recorded>,
-    done_tx: mpsc::UnboundedSender<String>,
-    done: mpsc::UnboundedReceiver<String>,
+    done_tx: mpsc::UnboundedSender<(String, Duration)>,
+    done: mpsc::UnboundedReceiver<(String, Duration)>,
     slots: HashMap<String, Slot>,
     /// HTTP attempts in flight (the `max_concurrency` and `max_in_flight` limits).
     in_flight: usize,
@@ -220,7 +231,7 @@ impl Dispatcher {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => self.need_claim = true,
                 Some(r) = self.recorded.recv() => self.on_recorded(r),
-                Some(id) = self.done.recv() => self.on_done(&id),
+                Some((id, took)) = self.done.recv() => self.on_done(&id, took),
                 Some(jobs) = self.handoff.recv() => self.accept(jobs),
                 Some(id) = self.changes.recv() => self.forget(&id),
                 _ = tokio::time::sleep_until(until) => {}
@@ -280,8 +291,8 @@ impl Dispatcher {
         while let Ok(jobs) = self.handoff.try_recv() {
             self.accept(jobs);
         }
-        while let Ok(id) = self.done.try_recv() {
-            self.on_done(&id);
+        while let Ok((id, took)) = self.done.try_recv() {
+            self.on_done(&id, took);
         }
         while let Ok(r) = self.recorded.try_recv() {
             self.on_recorded(r);
@@ -297,7 +308,7 @@ impl Dispatcher {
 
     /// An HTTP attempt ended: its endpoint's slot is free at once (the outcome is recorded
     /// in the background; the delivery's lease keeps it from being claimed meanwhile).
-    fn on_done(&mut self, endpoint_id: &str) {
+    fn on_done(&mut self, endpoint_id: &str, took: Duration) {
         self.in_flight = self.in_flight.saturating_sub(1);
         self.recording += 1;
         if let Some(slot) = self.slots.get_mut(endpoint_id) {
@@ -306,6 +317,7 @@ impl Dispatcher {
                 self.need_claim = true;
             }
             slot.in_flight = slot.in_flight.saturating_sub(1);
+            slot.slow = took > SLOW_ATTEMPT;
             // A rate-limited endpoint keeps its slot: its token bucket must outlive a
             // momentarily empty queue (one small slot per such endpoint).
             if slot.in_flight == 0 && slot.queue.is_empty() && slot.bucket.is_none() {
@@ -428,15 +440,17 @@ impl Dispatcher {
                 let finished = self.finished.clone();
                 let done = self.done_tx.clone();
                 tokio::spawn(async move {
+                    let began = Instant::now();
                     let prepared = request::prepare(&job, job.attempts + 1, start);
                     let result = sender.send(&job.endpoint.url, prepared).await;
+                    let took = began.elapsed();
                     let endpoint_id = job.endpoint.id.clone();
                     let _ = finished.send(Finished {
                         job,
                         started_at: start,
                         result,
                     });
-                    let _ = done.send(endpoint_id);
+                    let _ = done.send((endpoint_id, took));
                 });
             }
         }
@@ -486,7 +500,7 @@ impl Dispatcher {
         let deadline = tokio::time::Instant::now() + grace;
         while self.in_flight > 0 {
             match tokio::time::timeout_at(deadline, self.done.recv()).await {
-                Ok(Some(id)) => self.on_done(&id),
+                Ok(Some((id, took))) => self.on_done(&id, took),
                 _ => break,
             }
         }
