@@ -526,4 +526,23 @@ mod tests {
         assert!(wait <= Duration::from_millis(500), "{wait:?}");
         assert!(b.take(t0 + Duration::from_millis(600)).is_ok());
     }
+
+    #[test]
+    fn a_slot_is_deep_while_its_endpoint_is_fast_and_shallow_once_slow() {
+        let mut slot = Slot::new();
+        slot.max_in_flight = 4;
+        assert_eq!(slot.capacity(), 4 * DEPTH_FAST);
+        slot.slow = true;
+        assert_eq!(slot.capacity(), 4 * DEPTH_SLOW);
+        slot.in_flight = 4;
+        for _ in 0..4 {
+            assert!(!slot.full());
+            slot.in_flight += 1; // stands in for queued jobs: both count
+        }
+        assert!(slot.full());
+        // A rate limit caps the depth at two seconds' worth, whatever the speed.
+        let mut limited = Slot::new();
+        limited.bucket = Some(TokenBucket::new(3.0));
+        assert_eq!(limited.capacity(), 6);
+    }
 }
