@@ -1,9 +1,10 @@
 //! Periodic work that must never block ingest or delivery: retention in small batches,
-//! idempotency expiry, and the pending-deliveries gauge.
+//! idempotency expiry, the pending-deliveries gauge, and the metrics recorder's upkeep.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics_exporter_prometheus::PrometheusHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -12,13 +13,23 @@ use crate::timefmt::now_ms;
 
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 const SWEEP_BATCH: i64 = 500;
+/// The Prometheus recorder keeps every histogram sample until upkeep folds it into the
+/// buckets (or /metrics is scraped): without this, memory grows with every delivery.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
 
-pub async fn run(store: Arc<dyn Store>, config: Arc<Config>, shutdown: CancellationToken) {
+pub async fn run(
+    store: Arc<dyn Store>,
+    config: Arc<Config>,
+    metrics: PrometheusHandle,
+    shutdown: CancellationToken,
+) {
     let mut sweep = tokio::time::interval(config.sweep_interval);
     let mut gauge = tokio::time::interval(GAUGE_EVERY);
+    let mut upkeep = tokio::time::interval(UPKEEP_EVERY);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
+            _ = upkeep.tick() => metrics.run_upkeep(),
             _ = gauge.tick() => {
                 match store.count_pending().await {
                     Ok(n) => metrics::gauge!("herald_deliveries_pending").set(n as f64),

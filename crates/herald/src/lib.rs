@@ -167,6 +167,7 @@ pub async fn run(
     let background = tokio::spawn(background::run(
         store.clone(),
         cfg.clone(),
+        metrics.clone(),
         shutdown.child_token(),
     ));
     let state = api::AppState {
