@@ -52,7 +52,7 @@ pub fn body(job: &Job) -> Vec<u8> {
             b.push(b'}');
             b
         }
-        Format::CloudeventsBinary => job.payload.clone(),
+        Format::CloudeventsBinary => job.payload.to_vec(),
     }
 }
 
@@ -131,12 +131,12 @@ mod tests {
             app_id: "app_1".into(),
             event_id: "evt_1".into(),
             event_type: "order.paid".into(),
-            payload: payload.to_vec(),
+            payload: bytes::Bytes::copy_from_slice(payload),
             source: None,
             subject: Some("order/1".into()),
             event_created_at: 1_763_820_187_123,
             due_at: 0,
-            endpoint: Endpoint {
+            endpoint: std::sync::Arc::new(Endpoint {
                 id: "ep_1".into(),
                 app_id: "app_1".into(),
                 url: "http://127.0.0.1/".into(),
@@ -157,7 +157,7 @@ mod tests {
                 first_failure_at: None,
                 created_at: 0,
                 updated_at: 0,
-            },
+            }),
         }
     }
 

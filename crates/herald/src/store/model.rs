@@ -283,12 +283,14 @@ pub struct Job {
     pub app_id: String,
     pub event_id: String,
     pub event_type: String,
-    pub payload: Vec<u8>,
+    /// Shared by every delivery of the event held in memory.
+    pub payload: bytes::Bytes,
     pub source: Option<String>,
     pub subject: Option<String>,
     pub event_created_at: i64,
     pub due_at: i64,
-    pub endpoint: Endpoint,
+    /// Shared by every job of the endpoint from one claim or one ingest group.
+    pub endpoint: std::sync::Arc<Endpoint>,
 }
 
 /// What happens to a delivery after an attempt.

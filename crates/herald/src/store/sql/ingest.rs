@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use sqlx::QueryBuilder;
 
 use super::{rows, Db, Pool};
@@ -28,8 +29,17 @@ struct IngestJob {
     reply: tokio::sync::oneshot::Sender<Result<Vec<IngestResult>>>,
 }
 
+impl IngestJob {
+    fn bytes(&self) -> usize {
+        self.items.iter().map(|i| i.payload.len()).sum()
+    }
+}
+
 /// Requests per transaction, at most: bounds the time a commit makes the first one wait.
 const GROUP_MAX: usize = 256;
+/// Payload bytes per transaction, about: big batches make smaller groups, which keeps the
+/// memory a group holds (several copies of every payload on its way in) small.
+const GROUP_MAX_BYTES: usize = 64 * 1024;
 /// Rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 const ROWS_PER_INSERT: usize = 400;
 
@@ -40,10 +50,14 @@ impl GroupCommit {
         let h = handoff.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                let mut bytes = first.bytes();
                 let mut group = vec![first];
-                while group.len() < GROUP_MAX {
+                while group.len() < GROUP_MAX && bytes < GROUP_MAX_BYTES {
                     match rx.try_recv() {
-                        Ok(job) => group.push(job),
+                        Ok(job) => {
+                            bytes += job.bytes();
+                            group.push(job);
+                        }
                         Err(_) => break,
                     }
                 }
@@ -119,7 +133,7 @@ async fn write_group(
     let mut tx = pool.begin().await?;
     let mut rows = Rows::default();
     let mut jobs = Vec::new();
-    let mut endpoints: HashMap<String, Vec<Endpoint>> = HashMap::new();
+    let mut endpoints: HashMap<String, Vec<Arc<Endpoint>>> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
     for job in group.iter_mut() {
         if !endpoints.contains_key(&job.app_id) {
@@ -163,7 +177,7 @@ async fn write_group(
 async fn active_endpoints(
     conn: &mut <Db as sqlx::Database>::Connection,
     app_id: &str,
-) -> Result<Vec<Endpoint>> {
+) -> Result<Vec<Arc<Endpoint>>> {
     let found =
         sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
             .bind(app_id)
@@ -171,7 +185,7 @@ async fn active_endpoints(
             .await?;
     Ok(rows::all(found, |r| rows::endpoint(r, ""))?
         .into_iter()
-        .map(|(_, e)| e)
+        .map(|(_, e)| Arc::new(e))
         .collect())
 }
 
@@ -217,7 +231,7 @@ async fn ingest_in(
     conn: &mut <Db as sqlx::Database>::Connection,
     app_id: &str,
     items: Vec<NewEvent>,
-    active: &[Endpoint],
+    active: &[Arc<Endpoint>],
     handoff: Option<&Handoff>,
     rows: &mut Rows,
     jobs: &mut Vec<(Job, i64)>,
@@ -248,6 +262,7 @@ async fn ingest_in(
             }
         };
         let mut deliveries = Vec::with_capacity(targets.len());
+        let mut shared: Option<Bytes> = None;
         for ep in targets {
             let id = new_id(Kind::Delivery);
             // Handed off when the engine has room (ordered endpoints keep to the store's
@@ -256,7 +271,9 @@ async fn ingest_in(
                 .filter(|h| !ep.ordered && h.take(&ep.id))
                 .map(|h| item.created_at + h.lease_ms);
             if let Some(until) = lease_until {
-                jobs.push((fresh_job(&id, app_id, &item, ep), until));
+                // One copy of the payload per event, shared by its handed-over jobs.
+                let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));
+                jobs.push((fresh_job(&id, app_id, &item, payload, ep), until));
             } else {
                 rows.touched.insert(ep.id.clone());
             }
@@ -301,19 +318,25 @@ async fn ingest_in(
     Ok(out)
 }
 
-fn fresh_job(delivery_id: &str, app_id: &str, item: &NewEvent, ep: &Endpoint) -> Job {
+fn fresh_job(
+    delivery_id: &str,
+    app_id: &str,
+    item: &NewEvent,
+    payload: &Bytes,
+    ep: &Arc<Endpoint>,
+) -> Job {
     Job {
         delivery_id: delivery_id.to_string(),
         attempts: 0,
         app_id: app_id.to_string(),
         event_id: item.id.clone(),
         event_type: item.event_type.clone(),
-        payload: item.payload.clone(),
+        payload: payload.clone(),
         source: item.source.clone(),
         subject: item.subject.clone(),
         event_created_at: item.created_at,
         due_at: item.created_at,
-        endpoint: ep.clone(),
+        endpoint: Arc::clone(ep),
     }
 }
 
@@ -366,9 +389,9 @@ async fn reserve_key(
 async fn targets<'a>(
     conn: &mut <Db as sqlx::Database>::Connection,
     app_id: &str,
-    active: &'a [Endpoint],
+    active: &'a [Arc<Endpoint>],
     item: &NewEvent,
-) -> Result<std::result::Result<Vec<&'a Endpoint>, String>> {
+) -> Result<std::result::Result<Vec<&'a Arc<Endpoint>>, String>> {
     let ids = match &item.targets {
         Targets::Subscribed => {
             return Ok(Ok(active
@@ -378,7 +401,7 @@ async fn targets<'a>(
         }
         Targets::Explicit(ids) => ids,
     };
-    let mut chosen: Vec<&Endpoint> = Vec::new();
+    let mut chosen: Vec<&Arc<Endpoint>> = Vec::new();
     for id in ids {
         match active.iter().find(|e| &e.id == id) {
             Some(e) => {

@@ -89,7 +89,7 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(
                 opts.clone()
-                    .pragma("cache_size", "-4000")
+                    .pragma("cache_size", "-2000")
                     // After a checkpoint, the WAL file is cut back to this size.
                     .pragma("journal_size_limit", "67108864"),
             )

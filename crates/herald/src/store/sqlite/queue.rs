@@ -160,26 +160,32 @@ pub async fn claim(
             .bind(json_list(&event_ids)?)
             .fetch_all(&mut *tx)
             .await?;
-    let events: HashMap<String, Event> = rows::all(event_rows, rows::event)?
+    // One shared copy of each payload and endpoint for all of this claim's jobs.
+    let events: HashMap<String, (Event, bytes::Bytes)> = rows::all(event_rows, rows::event)?
         .into_iter()
-        .map(|(_, e)| (e.id.clone(), e))
+        .map(|(_, mut e)| {
+            let payload = bytes::Bytes::from(std::mem::take(&mut e.payload));
+            (e.id.clone(), (e, payload))
+        })
         .collect();
     let ep_rows =
         sqlx::query("SELECT * FROM endpoints WHERE id IN (SELECT value FROM json_each(?))")
             .bind(json_list(&endpoint_ids)?)
             .fetch_all(&mut *tx)
             .await?;
-    let endpoints: HashMap<String, Endpoint> = rows::all(ep_rows, |r| rows::endpoint(r, ""))?
-        .into_iter()
-        .map(|(_, e)| (e.id.clone(), e))
-        .collect();
+    let endpoints: HashMap<String, std::sync::Arc<Endpoint>> =
+        rows::all(ep_rows, |r| rows::endpoint(r, ""))?
+            .into_iter()
+            .map(|(_, e)| (e.id.clone(), std::sync::Arc::new(e)))
+            .collect();
     tx.commit().await?;
 
     let mut jobs = Vec::with_capacity(claimed.len());
     for r in claimed {
         let event_id: String = r.try_get("event_id")?;
         let endpoint_id: String = r.try_get("endpoint_id")?;
-        let (Some(ev), Some(ep)) = (events.get(&event_id), endpoints.get(&endpoint_id)) else {
+        let (Some((ev, payload)), Some(ep)) = (events.get(&event_id), endpoints.get(&endpoint_id))
+        else {
             continue; // deleted concurrently; the lease lapses harmlessly
         };
         jobs.push(Job {
@@ -188,7 +194,7 @@ pub async fn claim(
             app_id: r.try_get("app_id")?,
             event_id,
             event_type: ev.event_type.clone(),
-            payload: ev.payload.clone(),
+            payload: payload.clone(),
             source: ev.source.clone(),
             subject: ev.subject.clone(),
             event_created_at: ev.created_at,
