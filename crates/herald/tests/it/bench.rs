@@ -81,10 +81,20 @@ async fn isolation_against_a_running_server_compares_both_phases() {
             "100",
             "--sick",
             "error",
+            "--max-in-flight",
+            "3",
         ],
         Some(&h),
     ));
     assert_eq!(r["endpoints"], 4);
+    assert_eq!(r["max_in_flight"], 3);
+    // The bench's endpoints (four healthy, one sick) really carry the setting.
+    let (_, apps) = h.get("/v1/apps").await;
+    let app = apps["data"][0]["id"].as_str().unwrap();
+    let (_, eps) = h.get(&format!("/v1/apps/{app}/endpoints")).await;
+    let eps = eps["data"].as_array().unwrap();
+    assert_eq!(eps.len(), 5);
+    assert!(eps.iter().all(|e| e["max_in_flight"] == 3), "{eps:?}");
     assert_eq!(r["delivered"], 400);
     assert_eq!(r["missing"], 0);
     assert_eq!(r["sick"], "error");
