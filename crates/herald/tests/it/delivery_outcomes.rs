@@ -349,16 +349,22 @@ async fn disabling_or_deleting_cancels_pending() {
         )
         .await;
     }
-    h.patch(
-        &format!("/v1/apps/{app}/endpoints/{}", a["id"].as_str().unwrap()),
-        json!({"disabled": true}),
-    )
-    .await;
-    h.delete(&format!(
-        "/v1/apps/{app}/endpoints/{}",
-        b["id"].as_str().unwrap()
-    ))
-    .await;
+    // Both while the first attempts' outcomes may be being recorded (once a deadlock on
+    // PostgreSQL: the disable locked the endpoint row before the delivery rows).
+    let (s, v) = h
+        .patch(
+            &format!("/v1/apps/{app}/endpoints/{}", a["id"].as_str().unwrap()),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = h
+        .delete(&format!(
+            "/v1/apps/{app}/endpoints/{}",
+            b["id"].as_str().unwrap()
+        ))
+        .await;
+    assert!(s == 204 || s == 200, "{s} {v}");
     for d in &dels {
         assert_eq!(
             h.delivery(&app, d["id"].as_str().unwrap()).await["status"],

@@ -81,6 +81,11 @@ pub async fn active(pool: &Pool, app_id: &str) -> Result<Vec<Endpoint>> {
 
 pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
     let mut tx = pool.begin().await?;
+    // Delivery rows before the endpoint row, the order the recorder and the reaper lock them
+    // in: the other order deadlocked against a concurrent outcome on PostgreSQL.
+    if ep.status != EndpointStatus::Active {
+        cancel_pending(&mut tx, &ep.id).await?;
+    }
     let n = sqlx::query(
         "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
             rate_limit = $6, max_in_flight = $7, headers = $8, format = $9, ordered = $10, metadata = $11,
@@ -113,8 +118,6 @@ pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
     }
     if ep.status == EndpointStatus::Active {
         super::queue::refresh_due(&mut tx, &ep.id).await?; // `ordered` may have changed
-    } else {
-        cancel_pending(&mut tx, &ep.id).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -122,6 +125,8 @@ pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
 
 pub async fn delete(pool: &Pool, app_id: &str, id: &str) -> Result<()> {
     let mut tx = pool.begin().await?;
+    // Deliveries first (see `update`); a missing endpoint rolls the cancel back.
+    cancel_pending(&mut tx, id).await?;
     let n = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
@@ -131,7 +136,6 @@ pub async fn delete(pool: &Pool, app_id: &str, id: &str) -> Result<()> {
     if n == 0 {
         return Err(StoreError::NotFound("endpoint"));
     }
-    cancel_pending(&mut tx, id).await?;
     tx.commit().await?;
     Ok(())
 }
