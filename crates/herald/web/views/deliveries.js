@@ -91,16 +91,21 @@ export async function deliveryPage(ctx, app, id) {
     await loadAttempts();
   };
 
+  let watchUntil = 0; // after a retry, follow the delivery for a while whatever its status
   const retry = ctx.readOnly ? null : h('button', { type: 'button', class: 'primary', 'data-testid': 'retry',
     onclick: () => busy(retry, async () => {
       await post(`${base}/retry`);
+      watchUntil = Date.now() + 60_000;
       toast('Retry scheduled: one more attempt now');
       setTimeout(() => refresh().catch(() => {}), 600);
     }) }, 'Retry now');
 
   drawSummary();
   await loadAttempts();
-  ctx.every(2000, () => refresh().catch(() => {}));
+  // Live while something can still change: a pending delivery, or one just retried.
+  ctx.every(2000, () => {
+    if (current.status === 'pending' || Date.now() < watchUntil) refresh().catch(() => {});
+  });
   return h('div', {},
     h('div', { class: 'page-head' },
       h('div', {}, h('a', { class: 'crumb', href: `#/apps/${enc(app.id)}/deliveries` }, '← Deliveries'),
