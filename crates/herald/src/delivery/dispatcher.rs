@@ -240,18 +240,22 @@ impl Dispatcher {
         self.shut_down().await;
     }
 
+    /// Endpoints whose slot holds all the jobs it may: skipped by claims and by hand-over.
+    fn full_endpoints(&self) -> HashSet<String> {
+        self.slots
+            .iter()
+            .filter(|(_, s)| s.full())
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
     /// Tells ingest how many fresh deliveries this process can take over right now, and
     /// which endpoints must not get any.
     fn publish_room(&self) {
         let budget = self.config.max_concurrency * 2;
         let room = budget.saturating_sub(self.in_flight + self.queued + self.recording);
         self.credits.store(room as i64, Ordering::Relaxed);
-        let full: HashSet<String> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.full())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let full = self.full_endpoints();
         if let Ok(mut shared) = self.full.write() {
             if *shared != full {
                 *shared = full;
@@ -368,12 +372,7 @@ impl Dispatcher {
         if room == 0 {
             return false;
         }
-        let skip: HashSet<String> = self
-            .slots
-            .iter()
-            .filter(|(_, s)| s.full())
-            .map(|(id, _)| id.clone())
-            .collect();
+        let skip = self.full_endpoints();
         let now = now_ms();
         let lease_until = now + lease_ms(&self.config);
         match self
