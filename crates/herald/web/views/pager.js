@@ -40,6 +40,5 @@ export function pager(fetchPage, render) {
       if (pages > 1) return;
       await load(null).catch(() => {});
     },
-    rows: () => rows,
   };
 }
