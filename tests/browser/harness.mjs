@@ -30,6 +30,8 @@ export async function startHerald() {
   const env = { ...process.env, HERALD_ADMIN_KEY: ADMIN_KEY, HERALD_RETRY_SCHEDULE: '30s,30s', HERALD_RETRY_JITTER: '0' };
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--allow-private-targets'],
     { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never outlive the test process (a failed or forced exit must not leave a server behind).
+  process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let stderr = '';
   child.stderr.on('data', d => { stderr += d; });
   const deadline = Date.now() + 30_000;
