@@ -62,7 +62,8 @@ fn asset(surface: Surface, path: &str) -> Response {
         return crate::error::ApiError::NotFound(format!("no such file: {path}")).into_response();
     };
     let mime = file.metadata.mimetype();
-    let mut resp = (StatusCode::OK, file.data.into_owned()).into_response();
+    // Embedded files are `'static`: served without a copy.
+    let mut resp = (StatusCode::OK, axum::body::Body::from(file.data)).into_response();
     let headers = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(mime) {
         headers.insert(header::CONTENT_TYPE, v);
