@@ -27,6 +27,13 @@ pub struct Recorded {
 }
 
 const BATCH: usize = 256;
+/// Below this many outcomes, the recorder waits up to [`LINGER`] for more before writing.
+const FEW: usize = 32;
+/// At a few hundred deliveries per second, outcomes come one at a time and each took a
+/// commit of its own on the one writer connection, which the next event's ingest then often
+/// waited behind; a short wait makes one commit of several. Busy, batches are big at once
+/// and nobody waits. Only the stored state lags: the HTTP attempt is already over.
+const LINGER: Duration = Duration::from_millis(10);
 
 pub async fn run(
     store: Arc<dyn Store>,
@@ -37,6 +44,7 @@ pub async fn run(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while finished.recv_many(&mut batch, BATCH).await > 0 {
+        gather(&mut finished, &mut batch).await;
         let now = crate::timefmt::now_ms();
         let outcomes: Vec<RecordedOutcome> =
             batch.iter().map(|f| outcome(&config, f, now)).collect();
@@ -85,6 +93,21 @@ pub async fn run(
     }
 }
 
+/// Adds to a small batch what arrives within [`LINGER`].
+async fn gather(finished: &mut mpsc::UnboundedReceiver<Finished>, batch: &mut Vec<Finished>) {
+    if batch.len() >= FEW {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + LINGER;
+    while batch.len() < BATCH {
+        let more = finished.recv_many(batch, BATCH - batch.len());
+        match tokio::time::timeout_at(deadline, more).await {
+            Ok(n) if n > 0 => {}
+            _ => break, // the time is up, or the engine has stopped
+        }
+    }
+}
+
 fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
     let number = f.job.attempts + 1;
     let r = &f.result;
@@ -112,6 +135,7 @@ fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
             error_message: r.error.as_ref().map(|(_, m)| m.clone()),
         },
         endpoint_id: f.job.endpoint.id.clone(),
+        ordered: f.job.endpoint.ordered,
         next,
         now,
         auto_disable_after_ms: config.auto_disable_after.as_millis() as i64,

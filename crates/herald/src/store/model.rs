@@ -308,6 +308,8 @@ pub enum NextStep {
 pub struct RecordedOutcome {
     pub attempt: Attempt,
     pub endpoint_id: String,
+    /// The endpoint delivers in order (a success makes its next delivery due).
+    pub ordered: bool,
     pub next: NextStep,
     pub now: i64,
     pub auto_disable_after_ms: i64,

@@ -21,10 +21,14 @@ mod ingest;
 mod keys;
 #[path = "../sql/outcomes.rs"]
 mod outcomes;
+#[path = "../sql/script.rs"]
+mod script;
 mod queue;
 mod rows;
 
 /// The database the shared query modules are compiled for.
+/// A prepared statement holds one statement (see `sql/script.rs`).
+const MULTI_STATEMENT: bool = false;
 type Db = sqlx::Postgres;
 /// Its connection pool.
 type Pool = sqlx::PgPool;

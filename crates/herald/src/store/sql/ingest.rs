@@ -7,8 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
-use sqlx::QueryBuilder;
-
+use super::script::Script;
 use super::{rows, Db, Pool};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
@@ -61,7 +60,11 @@ impl GroupCommit {
                         Err(_) => break,
                     }
                 }
-                match write_group(&pool, &mut group, h.get()).await {
+                let started = std::time::Instant::now();
+                let written = write_group(&pool, &mut group, h.get()).await;
+                metrics::histogram!("herald_ingest_commit_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                match written {
                     Ok((results, jobs, stored)) => {
                         // Committed: answer, then hand the leased deliveries to the engine.
                         for (job, r) in group.into_iter().zip(results) {
@@ -190,8 +193,10 @@ async fn active_endpoints(
 }
 
 async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows) -> Result<()> {
+    let mut script = Script::default();
     for chunk in rows.events.chunks(ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let q = script.statement();
+        q.push(
             "INSERT INTO events (id, app_id, type, payload, source, subject, metadata, created_at) ",
         );
         q.push_values(chunk, |mut b, (app_id, e)| {
@@ -204,10 +209,10 @@ async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows)
                 .push_bind(e.metadata.to_string())
                 .push_bind(e.created_at);
         });
-        q.build().execute(&mut *conn).await?;
     }
     for chunk in rows.deliveries.chunks(ROWS_PER_INSERT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let q = script.statement();
+        q.push(
             "INSERT INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
         );
         q.push_values(chunk, |mut b, d| {
@@ -221,9 +226,8 @@ async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows)
                 .push_bind(d.lease_until)
                 .push_bind(d.created_at);
         });
-        q.build().execute(&mut *conn).await?;
     }
-    Ok(())
+    script.run(conn).await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -4,9 +4,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
-use sqlx::QueryBuilder;
-
-use super::{Db, Pool};
+use super::script::Script;
+use super::Pool;
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
@@ -14,7 +13,8 @@ const ROWS_PER_STATEMENT: usize = 400;
 
 pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
     let mut tx = pool.begin().await?;
-    insert_attempts(&mut tx, outcomes).await?;
+    let mut script = Script::default();
+    push_attempts(&mut script, outcomes);
     // Successes, the common case, are written in a few multi-row statements; other outcomes
     // one by one, in order, since they drive the endpoint's failure policy.
     let succeeded: Vec<&RecordedOutcome> = outcomes
@@ -22,14 +22,34 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
         .filter(|o| o.next == NextStep::Succeeded)
         .collect();
     for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
-        mark_succeeded(&mut tx, chunk).await?;
+        push_succeeded(&mut script, chunk);
     }
+    let only_successes = succeeded.len() == outcomes.len();
+    if only_successes {
+        // Every endpoint here ends its failure streak: one statement for all of them.
+        let ids: BTreeSet<&str> = outcomes.iter().map(|o| o.endpoint_id.as_str()).collect();
+        let q = script.statement();
+        q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(id);
+        }
+        q.push(")");
+    }
+    script.run(&mut tx).await?;
     let mut changes = Vec::new();
     let mut touched = BTreeSet::new();
     // Endpoints whose failure streak is known to be cleared in this transaction.
     let mut cleared: HashSet<&str> = HashSet::new();
     for o in outcomes {
-        touched.insert(o.endpoint_id.as_str());
+        // A success of an unordered endpoint's (leased) delivery leaves its due hint as it
+        // was: the hint is about unleased pending deliveries.
+        if o.next != NextStep::Succeeded || o.ordered {
+            touched.insert(o.endpoint_id.as_str());
+        }
+        if only_successes {
+            continue;
+        }
         if o.next == NextStep::Succeeded {
             if cleared.insert(o.endpoint_id.as_str()) {
                 sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = $1 AND first_failure_at IS NOT NULL")
@@ -114,12 +134,10 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
     Ok(changes)
 }
 
-async fn insert_attempts(
-    conn: &mut <Db as sqlx::Database>::Connection,
-    outcomes: &[RecordedOutcome],
-) -> Result<()> {
+fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<Db>::new(
+        let q = script.statement();
+        q.push(
             "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
                 response_body, error_kind, error_message) ",
         );
@@ -135,18 +153,14 @@ async fn insert_attempts(
                 .push_bind(&a.error_kind)
                 .push_bind(&a.error_message);
         });
-        q.build().execute(&mut *conn).await?;
     }
-    Ok(())
 }
 
 /// One statement for many successful deliveries: each gets its own attempt time and status
 /// code from a VALUES list (column names `column1`… and CASTs work on both databases).
-async fn mark_succeeded(
-    conn: &mut <Db as sqlx::Database>::Connection,
-    chunk: &[&RecordedOutcome],
-) -> Result<()> {
-    let mut q = QueryBuilder::<Db>::new(
+fn push_succeeded<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
+    let q = script.statement();
+    q.push(
         "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL,
             attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
             lease_until = NULL
@@ -164,8 +178,6 @@ async fn mark_succeeded(
             .push_unseparated(" AS BIGINT)");
     });
     q.push(") AS v) AS u WHERE deliveries.id = u.id");
-    q.build().execute(&mut *conn).await?;
-    Ok(())
 }
 
 /// The earliest due hint of active endpoints.

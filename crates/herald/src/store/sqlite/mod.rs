@@ -21,10 +21,16 @@ mod ingest;
 mod keys;
 #[path = "../sql/outcomes.rs"]
 mod outcomes;
+#[path = "../sql/script.rs"]
+mod script;
+mod checkpoint;
+mod lookups;
 mod queue;
 mod rows;
 
 /// The database the shared query modules are compiled for.
+/// One query may carry several statements (see `sql/script.rs`).
+const MULTI_STATEMENT: bool = true;
 type Db = sqlx::Sqlite;
 /// Its connection pool.
 type Pool = sqlx::SqlitePool;
@@ -50,7 +56,10 @@ pub struct SqliteStore {
     /// Held for the life of the store: one process per data directory, since leases
     /// left by a previous process are released at start.
     _lock: std::sync::Arc<std::fs::File>,
+    /// Stops the background checkpointer when the last clone of the store is dropped.
+    _checkpointer: std::sync::Arc<tokio_util::sync::DropGuard>,
     ingest: ingest::GroupCommit,
+    lookups: std::sync::Arc<lookups::Lookups>,
 }
 
 impl SqliteStore {
@@ -91,25 +100,51 @@ impl SqliteStore {
                 opts.clone()
                     .pragma("cache_size", "-2000")
                     // After a checkpoint, the WAL file is cut back to this size.
-                    .pragma("journal_size_limit", "67108864"),
+                    .pragma("journal_size_limit", "67108864")
+                    // The background checkpointer copies the WAL; the writer's own
+                    // checkpoint (rarer than SQLite's 1,000 pages) finds it copied and lets
+                    // the WAL start over (see `checkpoint`).
+                    .pragma(
+                        "wal_autocheckpoint",
+                        checkpoint::WRITER_AUTOCHECKPOINT.to_string(),
+                    ),
             )
             .await?;
         MIGRATOR
             .run(&write)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let stop = tokio_util::sync::CancellationToken::new();
+        checkpoint::start(&opts, stop.clone()).await?;
+        // Readers open the files read-write (a read-only connection beside a second
+        // checkpointing connection failed about one read in 1,000 with "database is
+        // locked"); `query_only` still refuses any write on them.
         let read = SqlitePoolOptions::new()
             .max_connections(3)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.read_only(true).pragma("cache_size", "-1000"))
+            .connect_with(
+                opts.pragma("cache_size", "-1000")
+                    .pragma("query_only", "ON"),
+            )
             .await?;
         Ok(SqliteStore {
             ingest: ingest::GroupCommit::start(write.clone()),
             write,
             read,
             _lock: std::sync::Arc::new(lock),
+            _checkpointer: std::sync::Arc::new(stop.drop_guard()),
+            lookups: Default::default(),
         })
+    }
+
+    /// Runs a write to api_keys, apps or event_types, forgetting the cached copies before
+    /// and after it (see `lookups`).
+    async fn forgetting<T>(&self, write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        self.lookups.forget();
+        let r = write.await;
+        self.lookups.forget();
+        r
     }
 }
 
@@ -124,48 +159,72 @@ impl Store for SqliteStore {
         keys::count(&self.read).await
     }
     async fn insert_key(&self, key: &ApiKey) -> Result<()> {
-        keys::insert(&self.write, key).await
+        self.forgetting(keys::insert(&self.write, key)).await
     }
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        keys::by_hash(&self.read, hash).await
+        if let Some(k) = self.lookups.key(hash) {
+            return Ok(Some(k));
+        }
+        let generation = self.lookups.generation();
+        let found = keys::by_hash(&self.read, hash).await?;
+        if let Some(k) = &found {
+            self.lookups.remember_key(generation, hash, k);
+        }
+        Ok(found)
     }
     async fn list_keys(&self, page: PageReq) -> Result<Page<ApiKey>> {
         keys::list(&self.read, page).await
     }
     async fn delete_key(&self, id: &str) -> Result<()> {
-        keys::delete(&self.write, id).await
+        self.forgetting(keys::delete(&self.write, id)).await
     }
 
     async fn insert_app(&self, app: &App) -> Result<()> {
-        apps::insert(&self.write, app).await
+        self.forgetting(apps::insert(&self.write, app)).await
     }
     async fn app(&self, id_or_uid: &str) -> Result<Option<App>> {
-        apps::get(&self.read, id_or_uid).await
+        if let Some(a) = self.lookups.app(id_or_uid) {
+            return Ok(Some(a));
+        }
+        let generation = self.lookups.generation();
+        let found = apps::get(&self.read, id_or_uid).await?;
+        if let Some(a) = &found {
+            self.lookups.remember_app(generation, id_or_uid, a);
+        }
+        Ok(found)
     }
     async fn list_apps(&self, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
         apps::list(&self.read, only, page).await
     }
     async fn update_app(&self, app: &App) -> Result<()> {
-        apps::update(&self.write, app).await
+        self.forgetting(apps::update(&self.write, app)).await
     }
     async fn delete_app(&self, id: &str) -> Result<()> {
-        apps::delete(&self.write, id).await
+        self.forgetting(apps::delete(&self.write, id)).await
     }
 
     async fn insert_event_type(&self, et: &EventType) -> Result<()> {
-        event_types::insert(&self.write, et).await
+        self.forgetting(event_types::insert(&self.write, et)).await
     }
     async fn event_type(&self, name: &str) -> Result<Option<EventType>> {
-        event_types::get(&self.read, name).await
+        if let Some(et) = self.lookups.event_type(name) {
+            return Ok(Some(et));
+        }
+        let generation = self.lookups.generation();
+        let found = event_types::get(&self.read, name).await?;
+        if let Some(et) = &found {
+            self.lookups.remember_event_type(generation, name, et);
+        }
+        Ok(found)
     }
     async fn list_event_types(&self, page: PageReq) -> Result<Page<EventType>> {
         event_types::list(&self.read, page).await
     }
     async fn update_event_type(&self, et: &EventType) -> Result<()> {
-        event_types::update(&self.write, et).await
+        self.forgetting(event_types::update(&self.write, et)).await
     }
     async fn delete_event_type(&self, name: &str) -> Result<()> {
-        event_types::delete(&self.write, name).await
+        self.forgetting(event_types::delete(&self.write, name)).await
     }
 
     async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()> {

@@ -1,0 +1,39 @@
+//! The statements of one transaction, sent in as few round trips as the backend allows.
+//!
+//! Each statement sent to a SQLite connection is a round trip to that connection's thread,
+//! and on a server that is not busy each one wakes a sleeping thread; SQLite runs several
+//! statements of one query in turn (their `?` arguments taken in order), so there the whole
+//! script is one round trip. PostgreSQL prepares one statement per query: one each.
+
+use sqlx::QueryBuilder;
+
+use super::{Db, MULTI_STATEMENT};
+use crate::store::Result;
+
+#[derive(Default)]
+pub struct Script<'a> {
+    parts: Vec<QueryBuilder<'a, Db>>,
+}
+
+impl<'a> Script<'a> {
+    /// Starts the next statement; push its SQL and arguments to the builder returned (with
+    /// `push_bind`, never a literal `$1`, which would not follow the statements before it).
+    pub fn statement(&mut self) -> &mut QueryBuilder<'a, Db> {
+        if MULTI_STATEMENT && !self.parts.is_empty() {
+            let last = self.parts.len() - 1;
+            self.parts[last].push("; ");
+        } else {
+            self.parts.push(QueryBuilder::new(""));
+        }
+        let last = self.parts.len() - 1;
+        &mut self.parts[last]
+    }
+
+    /// Runs every statement, in order.
+    pub async fn run(self, conn: &mut <Db as sqlx::Database>::Connection) -> Result<()> {
+        for mut q in self.parts {
+            q.build().execute(&mut *conn).await?;
+        }
+        Ok(())
+    }
+}
