@@ -33,6 +33,9 @@ async fn apps_by_uid_patch_delete_and_errors() {
     assert_eq!((s, p["name"].as_str()), (200, Some("Renamed")));
     let (s, _) = h.get("/v1/apps/acme2").await;
     assert_eq!(s, 200);
+    // The old uid is gone at once (the SQLite store keeps looked-up apps in memory).
+    let (s, v) = h.get("/v1/apps/acme.x_Y-1").await;
+    assert_error(s, &v, 404, "not_found");
     let (s, v) = h
         .post("/v1/apps", json!({"name":"dup","uid":"acme2"}))
         .await;
@@ -53,9 +56,13 @@ async fn apps_by_uid_patch_delete_and_errors() {
     let (s, v) = h.post("/v1/apps", json!({"name": 5})).await;
     assert_error(s, &v, 400, "invalid_request");
     assert_eq!(v["error"]["param"], "name");
+    let (s, _) = h.get(&format!("/v1/apps/{id}")).await;
+    assert_eq!(s, 200);
     let (s, _) = h.delete("/v1/apps/acme2").await;
     assert_eq!(s, 204);
     let (s, v) = h.get(&format!("/v1/apps/{id}")).await;
+    assert_error(s, &v, 404, "not_found");
+    let (s, v) = h.get("/v1/apps/acme2").await;
     assert_error(s, &v, 404, "not_found");
 }
 

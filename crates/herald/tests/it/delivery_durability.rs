@@ -109,3 +109,31 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The SQLite store copies its WAL into the database file in the background, long before the
+/// writer's own checkpoint (4,096 frames, ~16 MiB) would: so commits never wait for a big copy.
+#[tokio::test]
+async fn sqlite_wal_is_checkpointed_in_the_background() {
+    if postgres() {
+        return; // a SQLite file matter
+    }
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let size = || std::fs::metadata(h.db_path()).map(|m| m.len()).unwrap_or(0);
+    let before = size();
+    // 100 events of 4 KiB: ~400 KiB of payload, far below the writer's own threshold.
+    let blob = "x".repeat(4096);
+    for i in 0..100 {
+        h.send(&app, "bulk.made", json!({"i": i, "blob": blob}))
+            .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() < before + 400 * 1024 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "herald.db stayed at {} bytes (was {before}): the WAL was not checkpointed",
+            size()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

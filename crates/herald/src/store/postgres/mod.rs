@@ -21,10 +21,10 @@ mod ingest;
 mod keys;
 #[path = "../sql/outcomes.rs"]
 mod outcomes;
-#[path = "../sql/script.rs"]
-mod script;
 mod queue;
 mod rows;
+#[path = "../sql/script.rs"]
+mod script;
 
 /// The database the shared query modules are compiled for.
 /// A prepared statement holds one statement (see `sql/script.rs`).

@@ -6,12 +6,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use bytes::Bytes;
 use super::script::Script;
 use super::{rows, Db, Pool};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::*;
+use bytes::Bytes;
 
 /// Group commit: concurrent ingest requests go to one writer task, which writes everything
 /// waiting in one transaction and commits once; every request is answered after that commit.

@@ -55,10 +55,9 @@ fn next_pause(pause: Duration, before: Option<Checkpoint>, now: Checkpoint) -> D
 
 /// Runs one PASSIVE checkpoint on `conn`.
 pub async fn passive(conn: &mut SqliteConnection) -> sqlx::Result<Checkpoint> {
-    let (busy, log, copied): (i64, i64, i64) =
-        sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-            .fetch_one(conn)
-            .await?;
+    let (busy, log, copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
+        .fetch_one(conn)
+        .await?;
     Ok(Checkpoint {
         busy: busy != 0,
         log,
@@ -110,16 +109,36 @@ mod tests {
         let t = TARGET_FRAMES;
         // Twice the target in 100 ms: half the pause.
         assert_eq!(
-            next_pause(ms(100), Some(c(false, 1000, 1000)), c(false, 1000 + 2 * t, 1000 + 2 * t)),
+            next_pause(
+                ms(100),
+                Some(c(false, 1000, 1000)),
+                c(false, 1000 + 2 * t, 1000 + 2 * t)
+            ),
             ms(50)
         );
         // A quiet WAL: the pause doubles, up to a second.
-        assert_eq!(next_pause(ms(100), Some(c(false, 10, 10)), c(false, 10, 10)), ms(200));
-        assert_eq!(next_pause(ms(800), Some(c(false, 10, 10)), c(false, 12, 12)), MAX_PAUSE);
+        assert_eq!(
+            next_pause(ms(100), Some(c(false, 10, 10)), c(false, 10, 10)),
+            ms(200)
+        );
+        assert_eq!(
+            next_pause(ms(800), Some(c(false, 10, 10)), c(false, 12, 12)),
+            MAX_PAUSE
+        );
         // The WAL started over since: its frames are all new.
-        assert_eq!(next_pause(ms(100), Some(c(false, 9 * t, 9 * t)), c(false, 2 * t, 2 * t)), ms(50));
+        assert_eq!(
+            next_pause(
+                ms(100),
+                Some(c(false, 9 * t, 9 * t)),
+                c(false, 2 * t, 2 * t)
+            ),
+            ms(50)
+        );
         // Very fast writes, or another checkpoint holding the lock: the shortest pause.
-        assert_eq!(next_pause(ms(10), Some(c(false, 0, 0)), c(false, 100 * t, 100 * t)), MIN_PAUSE);
+        assert_eq!(
+            next_pause(ms(10), Some(c(false, 0, 0)), c(false, 100 * t, 100 * t)),
+            MIN_PAUSE
+        );
         assert_eq!(next_pause(ms(500), None, c(true, -1, -1)), MIN_PAUSE);
     }
 }

@@ -7,6 +7,7 @@
 // differs.
 #[path = "../sql/apps.rs"]
 mod apps;
+mod checkpoint;
 #[path = "../sql/deliveries.rs"]
 mod deliveries;
 #[path = "../sql/endpoints.rs"]
@@ -19,14 +20,13 @@ mod events;
 mod ingest;
 #[path = "../sql/keys.rs"]
 mod keys;
+mod lookups;
 #[path = "../sql/outcomes.rs"]
 mod outcomes;
-#[path = "../sql/script.rs"]
-mod script;
-mod checkpoint;
-mod lookups;
 mod queue;
 mod rows;
+#[path = "../sql/script.rs"]
+mod script;
 
 /// The database the shared query modules are compiled for.
 /// One query may carry several statements (see `sql/script.rs`).
@@ -140,7 +140,10 @@ impl SqliteStore {
 
     /// Runs a write to api_keys, apps or event_types, forgetting the cached copies before
     /// and after it (see `lookups`).
-    async fn forgetting<T>(&self, write: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+    async fn forgetting<T>(
+        &self,
+        write: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
         self.lookups.forget();
         let r = write.await;
         self.lookups.forget();
@@ -224,7 +227,8 @@ impl Store for SqliteStore {
         self.forgetting(event_types::update(&self.write, et)).await
     }
     async fn delete_event_type(&self, name: &str) -> Result<()> {
-        self.forgetting(event_types::delete(&self.write, name)).await
+        self.forgetting(event_types::delete(&self.write, name))
+            .await
     }
 
     async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()> {
