@@ -13,12 +13,14 @@ use crate::store::Result;
 #[derive(Default)]
 pub struct Script<'a> {
     parts: Vec<QueryBuilder<'a, Db>>,
+    statements: usize,
 }
 
 impl<'a> Script<'a> {
     /// Starts the next statement; push its SQL and arguments to the builder returned (with
     /// `push_bind`, never a literal `$1`, which would not follow the statements before it).
     pub fn statement(&mut self) -> &mut QueryBuilder<'a, Db> {
+        self.statements += 1;
         if MULTI_STATEMENT && !self.parts.is_empty() {
             let last = self.parts.len() - 1;
             self.parts[last].push("; ");
@@ -31,8 +33,11 @@ impl<'a> Script<'a> {
 
     /// Runs every statement, in order.
     pub async fn run(self, conn: &mut <Db as sqlx::Database>::Connection) -> Result<()> {
+        let merged = MULTI_STATEMENT && self.statements > 1;
         for mut q in self.parts {
-            q.build().execute(&mut *conn).await?;
+            // A merged script's text changes with every statement's row count, so caching its
+            // prepared form would mostly keep programs that never run again.
+            q.build().persistent(!merged).execute(&mut *conn).await?;
         }
         Ok(())
     }
