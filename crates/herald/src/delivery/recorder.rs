@@ -93,13 +93,11 @@ pub async fn run(
     }
 }
 
-/// Adds to a small batch what arrives within [`LINGER`].
+/// Adds to a small batch what arrives within [`LINGER`]; never when an ordered endpoint's
+/// outcome is in it, since that endpoint's next delivery waits for this one to be recorded.
 async fn gather(finished: &mut mpsc::UnboundedReceiver<Finished>, batch: &mut Vec<Finished>) {
-    if batch.len() >= FEW {
-        return;
-    }
     let deadline = tokio::time::Instant::now() + LINGER;
-    while batch.len() < BATCH {
+    while batch.len() < FEW && !batch.iter().any(|f| f.job.endpoint.ordered) {
         let more = finished.recv_many(batch, BATCH - batch.len());
         match tokio::time::timeout_at(deadline, more).await {
             Ok(n) if n > 0 => {}
@@ -139,5 +137,56 @@ fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
         next,
         now,
         auto_disable_after_ms: config.auto_disable_after.as_millis() as i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::request::tests::job;
+    use crate::store::Format;
+
+    fn finished(ordered: bool) -> Finished {
+        let mut job = job(Format::StandardWebhooks, b"{}");
+        Arc::make_mut(&mut job.endpoint).ordered = ordered;
+        Finished {
+            job,
+            started_at: 0,
+            result: AttemptResult {
+                duration: Duration::from_millis(1),
+                status: Some(200),
+                response_body: None,
+                error: None,
+                retry_after: None,
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_batch_takes_in_what_follows() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut batch = vec![finished(false)];
+        tx.send(finished(false)).unwrap();
+        tx.send(finished(false)).unwrap();
+        gather(&mut rx, &mut batch).await;
+        assert_eq!(batch.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_ordered_outcome_is_written_at_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut batch = vec![finished(false), finished(true)];
+        tx.send(finished(false)).unwrap();
+        gather(&mut rx, &mut batch).await;
+        assert_eq!(batch.len(), 2, "its successor waits for this record");
+    }
+
+    #[tokio::test]
+    async fn a_big_batch_goes_at_once() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut batch: Vec<Finished> = (0..FEW).map(|_| finished(false)).collect();
+        tx.send(finished(false)).unwrap();
+        gather(&mut rx, &mut batch).await;
+        assert_eq!(batch.len(), FEW);
     }
 }

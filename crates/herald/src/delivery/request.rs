@@ -120,7 +120,7 @@ pub fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prepared {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::{Endpoint, EndpointStatus, SignatureScheme};
 
