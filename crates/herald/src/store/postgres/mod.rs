@@ -26,9 +26,9 @@ mod rows;
 #[path = "../sql/script.rs"]
 mod script;
 
-/// The database the shared query modules are compiled for.
 /// A prepared statement holds one statement (see `sql/script.rs`).
 const MULTI_STATEMENT: bool = false;
+/// The database the shared query modules are compiled for.
 type Db = sqlx::Postgres;
 /// Its connection pool.
 type Pool = sqlx::PgPool;

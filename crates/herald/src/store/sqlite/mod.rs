@@ -28,9 +28,9 @@ mod rows;
 #[path = "../sql/script.rs"]
 mod script;
 
-/// The database the shared query modules are compiled for.
 /// One query may carry several statements (see `sql/script.rs`).
 const MULTI_STATEMENT: bool = true;
+/// The database the shared query modules are compiled for.
 type Db = sqlx::Sqlite;
 /// Its connection pool.
 type Pool = sqlx::SqlitePool;
