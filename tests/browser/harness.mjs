@@ -101,12 +101,25 @@ export async function startReceiver() {
   };
 }
 
-/** Headless Debian Chromium, as the issue prescribes. */
+/**
+ * Headless Debian Chromium, as the issue prescribes. The machine has no network beyond
+ * loopback: Chromium's background services (updates, sync, Google lookups) are switched off,
+ * since their refused connections can stall a start. One start in a clean-clone CI run still
+ * hung until the file's 180 s timeout, so a start gets 45 s and one more try.
+ */
 export async function launchBrowser() {
-  return chromium.launch({
+  const options = {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu'],
-  });
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    timeout: 45_000,
+  };
+  try {
+    return await chromium.launch(options);
+  } catch (e) {
+    console.error(`chromium did not start (${e.message}); trying once more`);
+    return chromium.launch(options);
+  }
 }
 
 /** Saves a full-page screenshot under target/browser-screenshots/. */
