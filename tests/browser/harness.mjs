@@ -97,7 +97,9 @@ export async function startReceiver() {
         await new Promise(r => setTimeout(r, 50));
       }
     },
-    stop: () => new Promise(r => { server.closeAllConnections(); server.close(r); }),
+    // Stop accepting first, then close every connection: the other order leaves one that
+    // Herald opens in between, and close() would wait for it.
+    stop: () => new Promise(r => { server.close(r); server.closeAllConnections(); }),
   };
 }
 
