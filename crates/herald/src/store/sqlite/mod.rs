@@ -149,6 +149,25 @@ impl SqliteStore {
         self.lookups.forget();
         r
     }
+
+    /// The in-memory copy when there is one; otherwise `read` (not started until needed),
+    /// remembered under the generation seen before it began (see `lookups`).
+    async fn cached<T>(
+        &self,
+        hit: Option<T>,
+        read: impl std::future::Future<Output = Result<Option<T>>>,
+        remember: impl FnOnce(u64, &T),
+    ) -> Result<Option<T>> {
+        if hit.is_some() {
+            return Ok(hit);
+        }
+        let generation = self.lookups.generation();
+        let found = read.await?;
+        if let Some(row) = &found {
+            remember(generation, row);
+        }
+        Ok(found)
+    }
 }
 
 #[async_trait]
@@ -165,15 +184,12 @@ impl Store for SqliteStore {
         self.forgetting(keys::insert(&self.write, key)).await
     }
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
-        if let Some(k) = self.lookups.key(hash) {
-            return Ok(Some(k));
-        }
-        let generation = self.lookups.generation();
-        let found = keys::by_hash(&self.read, hash).await?;
-        if let Some(k) = &found {
-            self.lookups.remember_key(generation, hash, k);
-        }
-        Ok(found)
+        self.cached(
+            self.lookups.key(hash),
+            keys::by_hash(&self.read, hash),
+            |g, k| self.lookups.remember_key(g, hash, k),
+        )
+        .await
     }
     async fn list_keys(&self, page: PageReq) -> Result<Page<ApiKey>> {
         keys::list(&self.read, page).await
@@ -186,15 +202,12 @@ impl Store for SqliteStore {
         self.forgetting(apps::insert(&self.write, app)).await
     }
     async fn app(&self, id_or_uid: &str) -> Result<Option<App>> {
-        if let Some(a) = self.lookups.app(id_or_uid) {
-            return Ok(Some(a));
-        }
-        let generation = self.lookups.generation();
-        let found = apps::get(&self.read, id_or_uid).await?;
-        if let Some(a) = &found {
-            self.lookups.remember_app(generation, id_or_uid, a);
-        }
-        Ok(found)
+        self.cached(
+            self.lookups.app(id_or_uid),
+            apps::get(&self.read, id_or_uid),
+            |g, a| self.lookups.remember_app(g, id_or_uid, a),
+        )
+        .await
     }
     async fn list_apps(&self, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
         apps::list(&self.read, only, page).await
@@ -210,15 +223,12 @@ impl Store for SqliteStore {
         self.forgetting(event_types::insert(&self.write, et)).await
     }
     async fn event_type(&self, name: &str) -> Result<Option<EventType>> {
-        if let Some(et) = self.lookups.event_type(name) {
-            return Ok(Some(et));
-        }
-        let generation = self.lookups.generation();
-        let found = event_types::get(&self.read, name).await?;
-        if let Some(et) = &found {
-            self.lookups.remember_event_type(generation, name, et);
-        }
-        Ok(found)
+        self.cached(
+            self.lookups.event_type(name),
+            event_types::get(&self.read, name),
+            |g, et| self.lookups.remember_event_type(g, name, et),
+        )
+        .await
     }
     async fn list_event_types(&self, page: PageReq) -> Result<Page<EventType>> {
         event_types::list(&self.read, page).await
