@@ -180,6 +180,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|_| "herald=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        // A log line that cannot be written is dropped. With the default, the subscriber
+        // reports the failure with eprintln!, which panics once stderr is gone (its reader
+        // exited): every task that logs would die, the SIGTERM handler among them.
+        .log_internal_errors(false)
         .init();
     let overrides = Overrides {
         listen: args.listen,

@@ -85,6 +85,47 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
     assert_eq!(rx.requests("/inflight").len(), 1);
 }
 
+/// Herald's stderr reader exits (a log pipe, a supervisor): log lines are lost, work is not.
+/// The auto-disable below is logged by the task that records outcomes, and SIGTERM's handler
+/// logs too; each of them used to die on that write, leaving deliveries unrecorded and the
+/// process deaf to SIGTERM.
+#[tokio::test]
+async fn losing_stderr_loses_no_work_and_sigterm_still_stops() {
+    let mut h = Herald::start_with_stderr_gone(&[
+        ("HERALD_AUTO_DISABLE_AFTER", "1s"),
+        (
+            "HERALD_RETRY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms",
+        ),
+    ])
+    .await;
+    let rx = Receiver::start().await;
+    rx.script("/bad", vec![], Reply::status(500));
+    let app = h.app().await;
+    let bad = h.endpoint(&app, &rx.url("/bad"), json!({})).await;
+    let bad = bad["id"].as_str().unwrap();
+    h.send(&app, "a", json!({})).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, e) = h.get(&format!("/v1/apps/{app}/endpoints/{bad}")).await;
+        if e["status"] == "auto_disabled" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never auto-disabled: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    h.endpoint(&app, &rx.url("/good"), json!({})).await;
+    let ev = h.send(&app, "b", json!({})).await;
+    let del = ev["deliveries"][0]["id"].as_str().unwrap();
+    h.wait_status(&app, del, "succeeded", Duration::from_secs(10))
+        .await;
+    let status = h.terminate().await;
+    assert!(status.success(), "exit status {status}");
+}
+
 #[tokio::test]
 async fn a_second_process_on_the_same_data_dir_is_refused() {
     if postgres() {

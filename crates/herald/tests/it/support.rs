@@ -101,6 +101,8 @@ pub struct Herald {
     pub http: reqwest::Client,
     pub stdout_path: PathBuf,
     pub db: Option<Arc<TestDatabase>>,
+    /// stderr is a pipe whose reader is gone (as when the process reading it exited).
+    stderr_gone: bool,
 }
 
 impl Herald {
@@ -121,9 +123,25 @@ impl Herald {
         args: &[&str],
         db: Option<Arc<TestDatabase>>,
     ) -> Herald {
+        let mut h = Self::unstarted(env, args, db);
+        h.spawn().await;
+        h
+    }
+
+    /// Starts a server whose stderr is a pipe nobody reads any more: every log line it
+    /// writes after starting fails with EPIPE.
+    pub async fn start_with_stderr_gone(env: &[(&str, &str)]) -> Herald {
+        let db = postgres().then(|| Arc::new(TestDatabase::create()));
+        let mut h = Self::unstarted(env, &["--allow-private-targets"], db);
+        h.stderr_gone = true;
+        h.spawn().await;
+        h
+    }
+
+    fn unstarted(env: &[(&str, &str)], args: &[&str], db: Option<Arc<TestDatabase>>) -> Herald {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let mut h = Herald {
+        Herald {
             child: None,
             url: String::new(),
             dir,
@@ -139,9 +157,8 @@ impl Herald {
                 .unwrap(),
             stdout_path: PathBuf::new(),
             db,
-        };
-        h.spawn().await;
-        h
+            stderr_gone: false,
+        }
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -189,7 +206,12 @@ impl Herald {
         let out = std::fs::File::create(&self.stdout_path).unwrap();
         let err = std::fs::File::create(self.dir.join(format!("stderr.{n}"))).unwrap();
         cmd.stdout(out).stderr(err).stdin(Stdio::null());
-        self.child = Some(cmd.spawn().expect("spawning herald"));
+        if self.stderr_gone {
+            cmd.stderr(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawning herald");
+        drop(child.stderr.take());
+        self.child = Some(child);
         self.wait_ready().await;
     }
 
