@@ -6,6 +6,7 @@
 //! - [`api`]: the HTTP API (`http-api.md`), one module per resource.
 //! - [`delivery`]: the engine that attempts deliveries (`delivery.md`).
 //! - [`background`]: retention and gauges.
+//! - [`startup`]: the HTTP service from the first connection on (start-up answers, then the API).
 //! - [`error`]: the one mapping from failures to the contract's error body.
 //! - [`domain`], [`schemas`], [`ids`], [`timefmt`]: rules and formats shared by the above.
 
@@ -17,10 +18,12 @@ pub mod domain;
 pub mod error;
 pub mod ids;
 pub mod schemas;
+pub mod startup;
 pub mod store;
 pub mod timefmt;
 pub mod web;
 
+use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,23 +133,6 @@ pub async fn bootstrap_admin_key(
     Ok(if given.is_some() { None } else { Some(secret) })
 }
 
-/// Serves the start-up answers on `listener` until the returned token is cancelled.
-fn serve_starting(listener: TcpListener) -> CancellationToken {
-    let stop = CancellationToken::new();
-    let app = axum::Router::new()
-        .route("/healthz", axum::routing::get(|| async { "ok" }))
-        .fallback(|| async {
-            error::ApiError::Unavailable("starting: applying migrations".into())
-        });
-    let until = stop.clone().cancelled_owned();
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app)
-            .with_graceful_shutdown(until)
-            .await;
-    });
-    stop
-}
-
 /// Runs the API and the delivery engine on `listener` until `shutdown` is cancelled; then
 /// stops accepting, finishes in-flight requests and releases or finishes in-flight attempts.
 pub async fn run(
@@ -156,14 +142,23 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let cfg = Arc::new(cfg);
     let metrics = metrics_handle()?;
-    // Answer /healthz (200) and everything else (503) while the store opens and migrates, so
-    // that /readyz says "not yet" instead of leaving callers hanging.
-    let listener = listener.into_std()?;
-    let starting = serve_starting(TcpListener::from_std(listener.try_clone()?)?);
-    let listener = TcpListener::from_std(listener)?;
-    let store = open_store(&cfg).await;
-    starting.cancel();
-    let store = store?;
+    // Serve from the start: /readyz says "not yet" while the store opens and migrates,
+    // instead of leaving callers hanging.
+    let listener_addr = listener.local_addr()?;
+    let api = startup::ApiSlot::default();
+    let token = shutdown.clone();
+    let server = tokio::spawn(
+        axum::serve(listener, startup::router(api.clone()))
+            .with_graceful_shutdown(async move { token.cancelled().await })
+            .into_future(),
+    );
+    let store = match open_store(&cfg).await {
+        Ok(store) => store,
+        Err(e) => {
+            server.abort();
+            return Err(e);
+        }
+    };
     if let Some(secret) = bootstrap_admin_key(&*store, &cfg).await? {
         println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
     }
@@ -183,13 +178,12 @@ pub async fn run(
         metrics,
         ready: ready.clone(),
     };
-    let app = api::router(state);
+    let _ = api.set(api::router(state));
     ready.store(true, Ordering::Release);
-    tracing::info!(addr = %listener.local_addr()?, "herald listening");
-    let token = shutdown.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { token.cancelled().await })
+    tracing::info!(addr = %listener_addr, "herald listening");
+    server
         .await
+        .context("the HTTP server task")?
         .context("serving HTTP")?;
     if tokio::time::timeout(Duration::from_secs(9), engine_task)
         .await

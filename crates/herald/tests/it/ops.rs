@@ -271,6 +271,110 @@ fn an_unreachable_database_stops_the_server_with_a_clear_message() {
     assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
 }
 
+/// One server answers from the first connection on: a connection opened while the store
+/// opens gets 503 from /readyz, stays open, and is answered by the API once it is ready
+/// (a hand-over between two servers cut such connections, and Node's fetch then waited
+/// forever). The store is PostgreSQL behind a loopback proxy that holds each new
+/// connection for a second, so that the start-up phase lasts long enough to be seen.
+#[test]
+fn a_connection_opened_while_starting_is_answered_by_the_api_later() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let db = TestDatabase::create();
+    let (before, after) = db.url.split_once('@').unwrap();
+    let (pg_addr, name) = after.split_once('/').unwrap();
+    let pg_addr = pg_addr.to_string();
+    let proxy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxied = format!("{before}@{}/{name}", proxy.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for client in proxy.incoming().flatten() {
+            let pg_addr = pg_addr.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_secs(1));
+                let server = TcpStream::connect(&pg_addr).unwrap();
+                let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || std::io::copy(&mut c2, &mut s2));
+                let (mut s, mut c) = (server, client);
+                let _ = std::io::copy(&mut s, &mut c);
+            });
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Killed however the test ends (a failed assertion must not leave a server behind).
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &proxied])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("HERALD_ADMIN_KEY", ADMIN_KEY)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let conn = loop {
+        if let Ok(conn) = TcpStream::connect(("127.0.0.1", port)) {
+            break conn;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "herald never listened"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    // One request and its whole answer on the connection: (status, body).
+    let mut exchange = |path: &str| -> (u16, String) {
+        write!(writer, "GET {path} HTTP/1.1\r\nHost: herald\r\n\r\n").unwrap();
+        let mut line = String::new();
+        reader
+            .read_line(&mut line)
+            .expect("an answer on the same connection");
+        let status = line.split(' ').nth(1).expect(&line).parse().unwrap();
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        (status, String::from_utf8(body).unwrap())
+    };
+    let (status, body) = exchange("/readyz");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("\"unavailable\""), "{body}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while exchange("/readyz").0 != 200 {
+        assert!(std::time::Instant::now() < deadline, "never ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The same connection now reaches the API itself.
+    let (status, body) = exchange("/v1/apps");
+    assert_eq!(status, 401, "{body}");
+    assert!(body.contains("\"authentication\""), "{body}");
+}
+
 #[test]
 fn bad_configuration_stops_the_server_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
