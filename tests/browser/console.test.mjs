@@ -2,7 +2,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHerald, startReceiver, launchBrowser, screenshot, watchPageErrors, ADMIN_KEY } from './harness.mjs';
+import { startHerald, startReceiver, launchBrowser, screenshot, watchPageErrors, ADMIN_KEY, START, STOP } from './harness.mjs';
 
 let herald; let receiver; let browser; let page; let errors;
 
@@ -11,14 +11,14 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
   page.setDefaultTimeout(10_000);
   errors = watchPageErrors(page);
-});
+}, START);
 
 after(async () => {
   if (page) await screenshot(page, 'console-last-state').catch(() => {});
   await browser?.close();
   await receiver?.stop();
   await herald?.stop();
-});
+}, STOP);
 
 const rows = testid => page.getByTestId(testid).locator('tbody tr');
 

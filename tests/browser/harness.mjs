@@ -21,6 +21,13 @@ function freePort() {
   });
 }
 
+/**
+ * Time limits of the files' hooks: a start or a stop that hangs fails its own hook, by name,
+ * well before the runner's limit for the whole file (which would say only "timed out").
+ */
+export const START = { timeout: 90_000 };
+export const STOP = { timeout: 30_000 };
+
 /** A running `herald serve`; `stop()` ends exactly this process. */
 export async function startHerald() {
   const bin = process.env.HERALD_BIN || join(root, 'target/debug/herald');
@@ -31,15 +38,22 @@ export async function startHerald() {
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', join(dir, 'data'), '--allow-private-targets'],
     { env, stdio: ['ignore', 'ignore', 'pipe'] });
   // Never outlive the test process (a failed or forced exit must not leave a server behind).
+  // The runner ends a file that ran out of time with SIGTERM, which Playwright catches and
+  // then stays alive: exit here, so that the 'exit' handlers (this one, Playwright's) run.
   process.once('exit', () => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  process.once('SIGTERM', () => process.exit(143));
   let stderr = '';
   child.stderr.on('data', d => { stderr += d; });
   const deadline = Date.now() + 30_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`herald exited early: ${stderr}`);
     try {
-      if ((await fetch(`${url}/readyz`)).ok) break;
-    } catch { /* not listening yet */ }
+      // Every request is bounded: Node's fetch can wait forever on a request sent on a
+      // connection that the server closed at the same moment.
+      const r = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      await r.arrayBuffer();
+      if (r.ok) break;
+    } catch { /* not listening yet, or that request timed out */ }
     if (Date.now() > deadline) throw new Error(`herald not ready: ${stderr}`);
     await new Promise(r => setTimeout(r, 50));
   }
@@ -48,6 +62,7 @@ export async function startHerald() {
       method,
       headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
     });
     const text = await r.text();
     if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${text}`);
@@ -106,8 +121,8 @@ export async function startReceiver() {
 /**
  * Headless Debian Chromium, as the issue prescribes. The machine has no network beyond
  * loopback: Chromium's background services (updates, sync, Google lookups) are switched off,
- * since their refused connections can stall a start. One start in a clean-clone CI run still
- * hung until the file's 180 s timeout, so a start gets 45 s and one more try.
+ * since their refused connections can stall a start. A start gets 45 s and one more try.
+ * (The hangs once blamed on Chromium's start were startHerald's /readyz fetch: see there.)
  */
 export async function launchBrowser() {
   const options = {

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { startHerald, startReceiver, launchBrowser, screenshot, watchPageErrors } from './harness.mjs';
+import { startHerald, startReceiver, launchBrowser, screenshot, watchPageErrors, START, STOP } from './harness.mjs';
 
 // A 1×1 PNG: the operator's logo, served by the operator's own (loopback) site.
 const LOGO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
@@ -34,14 +34,14 @@ before(async () => {
   await herald.call('POST', `/v1/apps/${acme.id}/events`, { type: 'invoice.created', payload: { invoice: 'INV-7' } });
   await herald.call('POST', `/v1/apps/${globex.id}/events`, { type: 'invoice.created', payload: { invoice: 'GLOBEX-1' } });
   await receiver.waitFor(2);
-});
+}, START);
 
 after(async () => {
   await browser?.close();
   await new Promise(r => (site ? site.close(r) : r()));
   await receiver?.stop();
   await herald?.stop();
-});
+}, STOP);
 
 async function openPortal(session, viewport = { width: 1280, height: 860 }) {
   const page = await browser.newPage({ viewport });
