@@ -3,6 +3,7 @@
 //!
 //! Models here are what the store returns; the wire shapes live in `api::wire`.
 
+pub(crate) mod active_endpoints;
 mod model;
 // Both backends compile the shared query modules of `store/sql` for their own database type
 // (`#[path]`), which is what this lint warns about.

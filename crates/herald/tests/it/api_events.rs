@@ -189,6 +189,80 @@ async fn fan_out_filters_and_endpoint_ids() {
     assert!(!targets(&h.send(&app, "anything", json!({})).await).contains(&id(&off)));
 }
 
+/// Each change to an app's endpoints holds for the very next event (SQLite keeps each app's
+/// active endpoints in memory for ingest; every change must reach that copy at once).
+#[tokio::test]
+async fn fan_out_follows_every_endpoint_change_at_once() {
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let targets = |v: &serde_json::Value| {
+        let mut t: Vec<String> = v["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["endpoint_id"].as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let id = |e: &serde_json::Value| e["id"].as_str().unwrap().to_string();
+    let both = |x: &str, y: &str| {
+        let mut v = vec![x.to_string(), y.to_string()];
+        v.sort();
+        v
+    };
+    let a = id(&h.endpoint(&app, "http://127.0.0.1:9/a", json!({})).await);
+    assert_eq!(
+        targets(&h.send(&app, "x.y", json!({})).await),
+        vec![a.clone()]
+    );
+    // A new endpoint.
+    let b = id(&h.endpoint(&app, "http://127.0.0.1:9/b", json!({})).await);
+    assert_eq!(targets(&h.send(&app, "x.y", json!({})).await), both(&a, &b));
+    // A changed filter.
+    let (s, v) = h
+        .patch(
+            &format!("/v1/apps/{app}/endpoints/{b}"),
+            json!({"event_types": ["only.this"]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        targets(&h.send(&app, "x.y", json!({})).await),
+        vec![a.clone()]
+    );
+    assert_eq!(
+        targets(&h.send(&app, "only.this", json!({})).await),
+        both(&a, &b)
+    );
+    // Disabled, then enabled again.
+    let (s, v) = h
+        .patch(
+            &format!("/v1/apps/{app}/endpoints/{a}"),
+            json!({"disabled": true}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(targets(&h.send(&app, "x.y", json!({})).await).is_empty());
+    h.patch(
+        &format!("/v1/apps/{app}/endpoints/{a}"),
+        json!({"disabled": false}),
+    )
+    .await;
+    assert_eq!(
+        targets(&h.send(&app, "x.y", json!({})).await),
+        vec![a.clone()]
+    );
+    // Deleted.
+    let (s, v) = h.delete(&format!("/v1/apps/{app}/endpoints/{a}")).await;
+    assert_eq!(s, 204, "{v}");
+    assert!(targets(&h.send(&app, "x.y", json!({})).await).is_empty());
+    assert_eq!(
+        targets(&h.send(&app, "only.this", json!({})).await),
+        vec![b.clone()]
+    );
+}
+
 #[tokio::test]
 async fn batch_commits_valid_items_and_reports_each() {
     let h = Herald::start(&[]).await;

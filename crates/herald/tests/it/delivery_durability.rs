@@ -119,6 +119,8 @@ async fn losing_stderr_loses_no_work_and_sigterm_still_stops() {
     }
     h.endpoint(&app, &rx.url("/good"), json!({})).await;
     let ev = h.send(&app, "b", json!({})).await;
+    // The auto-disabled endpoint gets no delivery of a later event.
+    assert_eq!(ev["deliveries"].as_array().unwrap().len(), 1, "{ev}");
     let del = ev["deliveries"][0]["id"].as_str().unwrap();
     h.wait_status(&app, del, "succeeded", Duration::from_secs(10))
         .await;

@@ -321,6 +321,9 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(h.delivery(&app, del).await["status"], "cancelled");
+    // A later event is not fanned out to it.
+    let later = h.send(&app, "a", json!({})).await;
+    assert_eq!(later["deliveries"], json!([]), "{later}");
     // Re-enabling does not resurrect cancelled deliveries.
     h.patch(
         &format!("/v1/apps/{app}/endpoints/{}", ep["id"].as_str().unwrap()),

@@ -71,7 +71,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        let ingest = ingest::GroupCommit::start(pool.clone());
+        let ingest = ingest::GroupCommit::start(pool.clone(), None);
         Ok(PgStore { pool, ingest })
     }
 }

@@ -10,6 +10,7 @@ use super::script::Script;
 use super::{rows, Db, Pool};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
+use crate::store::active_endpoints::{ActiveEndpoints, ActiveList};
 use crate::store::*;
 use bytes::Bytes;
 
@@ -43,7 +44,9 @@ const GROUP_MAX_BYTES: usize = 64 * 1024;
 const ROWS_PER_INSERT: usize = 400;
 
 impl GroupCommit {
-    pub fn start(pool: Pool) -> GroupCommit {
+    /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
+    /// writer connection (see `store::active_endpoints`); `None` reads them every group.
+    pub fn start(pool: Pool, active: Option<Arc<ActiveEndpoints>>) -> GroupCommit {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
         let handoff: Arc<OnceLock<Handoff>> = Arc::new(OnceLock::new());
         let h = handoff.clone();
@@ -61,7 +64,7 @@ impl GroupCommit {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = write_group(&pool, &mut group, h.get()).await;
+                let written = write_group(&pool, &mut group, h.get(), active.as_deref()).await;
                 metrics::histogram!("herald_ingest_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match written {
@@ -132,17 +135,28 @@ async fn write_group(
     pool: &Pool,
     group: &mut [IngestJob],
     handoff: Option<&Handoff>,
+    active: Option<&ActiveEndpoints>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut tx = pool.begin().await?;
     let mut rows = Rows::default();
     let mut jobs = Vec::new();
-    let mut endpoints: HashMap<String, Vec<Arc<Endpoint>>> = HashMap::new();
+    let mut endpoints: HashMap<String, ActiveList> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
     for job in group.iter_mut() {
         if !endpoints.contains_key(&job.app_id) {
             // Read inside the write transaction so that a concurrent disable/delete is either
-            // fully before or fully after this fan-out.
-            let found = active_endpoints(&mut tx, &job.app_id).await?;
+            // fully before or fully after this fan-out (the kept copy is exact likewise).
+            let kept = active.map(|a| a.get(&job.app_id));
+            let found = match kept {
+                Some(Ok(list)) => list,
+                kept => {
+                    let list = Arc::new(active_endpoints(&mut tx, &job.app_id).await?);
+                    if let (Some(a), Some(Err(Some(version)))) = (active, kept) {
+                        a.put(&job.app_id, version, list.clone());
+                    }
+                    list
+                }
+            };
             endpoints.insert(job.app_id.clone(), found);
         }
         let active = &endpoints[&job.app_id];

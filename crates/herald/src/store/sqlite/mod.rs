@@ -41,6 +41,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+
+use crate::store::active_endpoints::ActiveEndpoints;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
@@ -60,6 +62,9 @@ pub struct SqliteStore {
     _checkpointer: std::sync::Arc<tokio_util::sync::DropGuard>,
     ingest: ingest::GroupCommit,
     lookups: std::sync::Arc<lookups::Lookups>,
+    /// Each app's active endpoints for ingest; every write that may change them is
+    /// bracketed with `active.writing()`.
+    active: std::sync::Arc<ActiveEndpoints>,
 }
 
 impl SqliteStore {
@@ -128,8 +133,10 @@ impl SqliteStore {
                     .pragma("query_only", "ON"),
             )
             .await?;
+        let active = std::sync::Arc::new(ActiveEndpoints::default());
         Ok(SqliteStore {
-            ingest: ingest::GroupCommit::start(write.clone()),
+            ingest: ingest::GroupCommit::start(write.clone(), Some(active.clone())),
+            active,
             write,
             read,
             _lock: std::sync::Arc::new(lock),
@@ -216,6 +223,7 @@ impl Store for SqliteStore {
         self.forgetting(apps::update(&self.write, app)).await
     }
     async fn delete_app(&self, id: &str) -> Result<()> {
+        let _writing = self.active.writing();
         self.forgetting(apps::delete(&self.write, id)).await
     }
 
@@ -242,6 +250,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()> {
+        let _writing = self.active.writing();
         endpoints::insert(&self.write, ep).await
     }
     async fn endpoint(&self, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
@@ -251,9 +260,11 @@ impl Store for SqliteStore {
         endpoints::list(&self.read, app_id, page).await
     }
     async fn update_endpoint(&self, ep: &Endpoint) -> Result<()> {
+        let _writing = self.active.writing();
         endpoints::update(&self.write, ep).await
     }
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> Result<()> {
+        let _writing = self.active.writing();
         endpoints::delete(&self.write, app_id, id).await
     }
     async fn active_endpoints(&self, app_id: &str) -> Result<Vec<Endpoint>> {
@@ -332,7 +343,13 @@ impl Store for SqliteStore {
         outcomes::next_due_at(&self.read).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-        outcomes::record(&self.write, outcomes).await
+        let writing = self.active.writing();
+        let changes = outcomes::record(&self.write, outcomes).await?;
+        // Only an auto-disable changes an endpoint's status.
+        if changes.is_empty() {
+            writing.unchanged();
+        }
+        Ok(changes)
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
         queue::release(&self.write, delivery_ids).await
