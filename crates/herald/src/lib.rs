@@ -24,7 +24,6 @@ pub mod timefmt;
 pub mod web;
 
 use std::future::IntoFuture;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -162,7 +161,6 @@ pub async fn run(
     if let Some(secret) = bootstrap_admin_key(&*store, &cfg).await? {
         println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
     }
-    let ready = Arc::new(AtomicBool::new(false));
     let (engine, engine_task) = delivery::start(store.clone(), cfg.clone(), shutdown.child_token());
     let background = tokio::spawn(background::run(
         store.clone(),
@@ -176,10 +174,8 @@ pub async fn run(
         schemas: schemas::SchemaCache::default(),
         engine,
         metrics,
-        ready: ready.clone(),
     };
     let _ = api.set(api::router(state));
-    ready.store(true, Ordering::Release);
     tracing::info!(addr = %listener_addr, "herald listening");
     server
         .await

@@ -13,7 +13,6 @@ pub mod portal;
 pub mod session;
 pub mod wire;
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -40,7 +39,6 @@ pub struct AppState {
     pub schemas: SchemaCache,
     pub engine: EngineHandle,
     pub metrics: PrometheusHandle,
-    pub ready: Arc<AtomicBool>,
 }
 
 #[derive(OpenApi)]

@@ -1,8 +1,6 @@
 //! Operations routes, without authentication: `/healthz`, `/readyz`, `/metrics`.
 //! (`/openapi.json` is served by `api::router`, from the collected document.)
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
@@ -28,11 +26,7 @@ async fn healthz() -> &'static str {
     responses((status = 200, description = "store reachable, migrations applied"),
               (status = 503, body = crate::error::ErrorBody)))]
 async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError> {
-    if !state.ready.load(Ordering::Acquire) {
-        return Err(ApiError::Unavailable(
-            "starting: migrations not applied yet".into(),
-        ));
-    }
+    // Before the store is open, `startup` answers instead of this handler.
     state
         .store
         .ping()

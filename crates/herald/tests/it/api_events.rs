@@ -116,6 +116,18 @@ async fn payload_bytes_are_kept_exactly_and_reads_work() {
     assert_error(s, &v, 400, "invalid_request");
 }
 
+/// The endpoint ids of a receipt's deliveries, sorted.
+fn targets(receipt: &serde_json::Value) -> Vec<String> {
+    let mut t: Vec<String> = receipt["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["endpoint_id"].as_str().unwrap().to_string())
+        .collect();
+    t.sort();
+    t
+}
+
 #[tokio::test]
 async fn fan_out_filters_and_endpoint_ids() {
     let h = Herald::start(&[]).await;
@@ -138,16 +150,6 @@ async fn fan_out_filters_and_endpoint_ids() {
     let off = h
         .endpoint(&app, "http://127.0.0.1:9/d", json!({"disabled": true}))
         .await;
-    let targets = |v: &serde_json::Value| {
-        let mut t: Vec<String> = v["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["endpoint_id"].as_str().unwrap().to_string())
-            .collect();
-        t.sort();
-        t
-    };
     let id = |e: &serde_json::Value| e["id"].as_str().unwrap().to_string();
     let mut want = vec![id(&a), id(&c)];
     want.sort();
@@ -195,16 +197,6 @@ async fn fan_out_filters_and_endpoint_ids() {
 async fn fan_out_follows_every_endpoint_change_at_once() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
-    let targets = |v: &serde_json::Value| {
-        let mut t: Vec<String> = v["deliveries"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| d["endpoint_id"].as_str().unwrap().to_string())
-            .collect();
-        t.sort();
-        t
-    };
     let id = |e: &serde_json::Value| e["id"].as_str().unwrap().to_string();
     let both = |x: &str, y: &str| {
         let mut v = vec![x.to_string(), y.to_string()];

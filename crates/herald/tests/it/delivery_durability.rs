@@ -105,18 +105,8 @@ async fn losing_stderr_loses_no_work_and_sigterm_still_stops() {
     let bad = h.endpoint(&app, &rx.url("/bad"), json!({})).await;
     let bad = bad["id"].as_str().unwrap();
     h.send(&app, "a", json!({})).await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, e) = h.get(&format!("/v1/apps/{app}/endpoints/{bad}")).await;
-        if e["status"] == "auto_disabled" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never auto-disabled: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    h.wait_endpoint_status(&app, bad, "auto_disabled", Duration::from_secs(10))
+        .await;
     h.endpoint(&app, &rx.url("/good"), json!({})).await;
     let ev = h.send(&app, "b", json!({})).await;
     // The auto-disabled endpoint gets no delivery of a later event.

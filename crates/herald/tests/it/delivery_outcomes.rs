@@ -305,21 +305,15 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
     let ep = h.endpoint(&app, &rx.url("/bad"), json!({})).await;
     let ev = h.send(&app, "a", json!({})).await;
     let del = ev["deliveries"][0]["id"].as_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, e) = h
-            .get(&format!(
-                "/v1/apps/{app}/endpoints/{}",
-                ep["id"].as_str().unwrap()
-            ))
-            .await;
-        if e["status"] == "auto_disabled" {
-            assert!(e["disabled_reason"].as_str().unwrap().contains("failing"));
-            break;
-        }
-        assert!(Instant::now() < deadline, "never auto-disabled: {e}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let e = h
+        .wait_endpoint_status(
+            &app,
+            ep["id"].as_str().unwrap(),
+            "auto_disabled",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(e["disabled_reason"].as_str().unwrap().contains("failing"));
     assert_eq!(h.delivery(&app, del).await["status"], "cancelled");
     // A later event is not fanned out to it.
     let later = h.send(&app, "a", json!({})).await;

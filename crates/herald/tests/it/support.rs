@@ -404,6 +404,25 @@ impl Herald {
         }
     }
 
+    /// Polls an endpoint until its status is `status`; returns it (panics after `within`).
+    pub async fn wait_endpoint_status(
+        &self,
+        app: &str,
+        ep: &str,
+        status: &str,
+        within: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (_, e) = self.get(&format!("/v1/apps/{app}/endpoints/{ep}")).await;
+            if e["status"] == status {
+                return e;
+            }
+            assert!(Instant::now() < deadline, "endpoint never {status}: {e}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     pub async fn attempts(&self, app: &str, del: &str) -> Vec<Value> {
         let (s, v) = self
             .get(&format!("/v1/apps/{app}/deliveries/{del}/attempts"))

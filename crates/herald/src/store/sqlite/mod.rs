@@ -41,11 +41,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-
-use crate::store::active_endpoints::ActiveEndpoints;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
+use super::active_endpoints::ActiveEndpoints;
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
