@@ -32,6 +32,22 @@ const MULTI_STATEMENT: bool = false;
 type Db = sqlx::Postgres;
 /// Its connection pool.
 type Pool = sqlx::PgPool;
+/// Where writes go: any connection of the pool.
+type Writer = sqlx::PgPool;
+type WriteConn<'a> = sqlx::pool::PoolConnection<Db>;
+
+/// A connection for one write or one transaction.
+async fn lock_writer(w: &Writer) -> Result<WriteConn<'_>> {
+    Ok(w.acquire().await?)
+}
+
+/// Commits a [`script::Script::transaction`]: one statement at a time.
+async fn commit_script(conn: &mut WriteConn<'_>, script: script::Script<'_>) -> Result<()> {
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+    script.run(&mut tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -71,7 +87,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        let ingest = ingest::GroupCommit::start(pool.clone(), None);
+        let ingest = ingest::GroupCommit::start(Arc::new(pool.clone()), None);
         Ok(PgStore { pool, ingest })
     }
 }

@@ -2,10 +2,10 @@
 
 use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows, Pool};
+use super::{finish_page, push_page, rows, Pool, Writer};
 use crate::store::*;
 
-pub async fn insert(pool: &Pool, a: &App) -> Result<()> {
+pub async fn insert(w: &Writer, a: &App) -> Result<()> {
     sqlx::query(
         "INSERT INTO apps (id, uid, name, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
@@ -15,7 +15,7 @@ pub async fn insert(pool: &Pool, a: &App) -> Result<()> {
     .bind(a.metadata.to_string())
     .bind(a.created_at)
     .bind(a.updated_at)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
     Ok(())
@@ -40,7 +40,7 @@ pub async fn list(pool: &Pool, only: Option<&str>, page: PageReq) -> Result<Page
     Ok(finish_page(rows::all(r, rows::app)?, page.limit))
 }
 
-pub async fn update(pool: &Pool, a: &App) -> Result<()> {
+pub async fn update(w: &Writer, a: &App) -> Result<()> {
     sqlx::query(
         "UPDATE apps SET uid = $1, name = $2, metadata = $3, updated_at = $4 WHERE id = $5",
     )
@@ -49,14 +49,15 @@ pub async fn update(pool: &Pool, a: &App) -> Result<()> {
     .bind(a.metadata.to_string())
     .bind(a.updated_at)
     .bind(&a.id)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
     Ok(())
 }
 
-pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(w: &Writer, id: &str) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL
          WHERE app_id = $1 AND status = 'pending'",

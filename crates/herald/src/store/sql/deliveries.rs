@@ -2,7 +2,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows, Pool};
+use super::{finish_page, push_page, rows, Pool, Writer};
 use crate::store::*;
 
 pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
@@ -55,8 +55,9 @@ pub async fn attempts(pool: &Pool, delivery_id: &str, page: PageReq) -> Result<P
     Ok(finish_page(rows::all(r, rows::attempt)?, page.limit))
 }
 
-pub async fn retry(pool: &Pool, id: &str, now: i64) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn retry(w: &Writer, id: &str, now: i64) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let endpoint: Option<String> = sqlx::query_scalar(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2
          RETURNING endpoint_id",
@@ -72,8 +73,9 @@ pub async fn retry(pool: &Pool, id: &str, now: i64) -> Result<()> {
     Ok(())
 }
 
-pub async fn recover(pool: &Pool, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
-    let mut tx = pool.begin().await?;
+pub async fn recover(w: &Writer, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let n = sqlx::query(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
          WHERE endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",

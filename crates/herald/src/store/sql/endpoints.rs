@@ -3,7 +3,7 @@
 
 use sqlx::{QueryBuilder, Transaction};
 
-use super::{finish_page, push_page, rows, Db, Pool};
+use super::{finish_page, push_page, rows, Db, Pool, Writer};
 use crate::store::*;
 
 const COLUMNS: &str =
@@ -17,7 +17,7 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
         .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
 }
 
-pub async fn insert(pool: &Pool, ep: &Endpoint) -> Result<()> {
+pub async fn insert(w: &Writer, ep: &Endpoint) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
     ))
@@ -41,7 +41,7 @@ pub async fn insert(pool: &Pool, ep: &Endpoint) -> Result<()> {
     .bind(ep.first_failure_at)
     .bind(ep.created_at)
     .bind(ep.updated_at)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await?;
     Ok(())
 }
@@ -79,8 +79,9 @@ pub async fn active(pool: &Pool, app_id: &str) -> Result<Vec<Endpoint>> {
         .collect())
 }
 
-pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn update(w: &Writer, ep: &Endpoint) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Delivery rows before the endpoint row, the order the recorder and the reaper lock them
     // in: the other order deadlocked against a concurrent outcome on PostgreSQL.
     if ep.status != EndpointStatus::Active {
@@ -123,8 +124,9 @@ pub async fn update(pool: &Pool, ep: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-pub async fn delete(pool: &Pool, app_id: &str, id: &str) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn delete(w: &Writer, app_id: &str, id: &str) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Deliveries first (see `update`); a missing endpoint rolls the cancel back.
     cancel_pending(&mut tx, id).await?;
     let n = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")

@@ -2,10 +2,10 @@
 
 use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows, Pool};
+use super::{finish_page, push_page, rows, Pool, Writer};
 use crate::store::*;
 
-pub async fn insert(pool: &Pool, t: &EventType) -> Result<()> {
+pub async fn insert(w: &Writer, t: &EventType) -> Result<()> {
     sqlx::query(
         "INSERT INTO event_types (id, name, description, schema, archived, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -17,7 +17,7 @@ pub async fn insert(pool: &Pool, t: &EventType) -> Result<()> {
     .bind(t.archived)
     .bind(t.created_at)
     .bind(t.updated_at)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "an event type with this name already exists"))?;
     Ok(())
@@ -39,7 +39,7 @@ pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<EventType>> {
     Ok(finish_page(rows::all(r, rows::event_type)?, page.limit))
 }
 
-pub async fn update(pool: &Pool, t: &EventType) -> Result<()> {
+pub async fn update(w: &Writer, t: &EventType) -> Result<()> {
     sqlx::query(
         "UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5",
     )
@@ -48,15 +48,15 @@ pub async fn update(pool: &Pool, t: &EventType) -> Result<()> {
     .bind(t.archived)
     .bind(t.updated_at)
     .bind(&t.name)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await?;
     Ok(())
 }
 
-pub async fn delete(pool: &Pool, name: &str) -> Result<()> {
+pub async fn delete(w: &Writer, name: &str) -> Result<()> {
     let n = sqlx::query("DELETE FROM event_types WHERE name = $1")
         .bind(name)
-        .execute(pool)
+        .execute(&mut *super::lock_writer(w).await?)
         .await?
         .rows_affected();
     if n == 0 {

@@ -3,7 +3,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows, Pool};
+use super::{finish_page, push_page, rows, Pool, Writer};
 use crate::store::*;
 
 pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Event>> {
@@ -38,8 +38,9 @@ pub async fn list(
 }
 
 /// Deletes a batch of expired events none of whose deliveries is pending.
-pub async fn sweep(pool: &Pool, cutoff: i64, batch: i64) -> Result<u64> {
-    let mut tx = pool.begin().await?;
+pub async fn sweep(w: &Writer, cutoff: i64, batch: i64) -> Result<u64> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let ids: Vec<String> = sqlx::query_scalar(
         "SELECT e.id FROM events e WHERE e.created_at < $1
            AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
@@ -69,10 +70,10 @@ pub async fn sweep(pool: &Pool, cutoff: i64, batch: i64) -> Result<u64> {
     Ok(ids.len() as u64)
 }
 
-pub async fn sweep_idempotency(pool: &Pool, cutoff: i64) -> Result<u64> {
+pub async fn sweep_idempotency(w: &Writer, cutoff: i64) -> Result<u64> {
     Ok(sqlx::query("DELETE FROM idempotency WHERE created_at < $1")
         .bind(cutoff)
-        .execute(pool)
+        .execute(&mut *super::lock_writer(w).await?)
         .await?
         .rows_affected())
 }

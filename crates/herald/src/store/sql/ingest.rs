@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use super::script::Script;
-use super::{rows, Db, Pool};
+use super::{rows, Db, Writer};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::active_endpoints::{ActiveEndpoints, ActiveList};
@@ -46,7 +46,7 @@ const ROWS_PER_INSERT: usize = 400;
 impl GroupCommit {
     /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
     /// writer connection (see `store::active_endpoints`); `None` reads them every group.
-    pub fn start(pool: Pool, active: Option<Arc<ActiveEndpoints>>) -> GroupCommit {
+    pub fn start(writer: Arc<Writer>, active: Option<Arc<ActiveEndpoints>>) -> GroupCommit {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
         let handoff: Arc<OnceLock<Handoff>> = Arc::new(OnceLock::new());
         let h = handoff.clone();
@@ -64,7 +64,7 @@ impl GroupCommit {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = write_group(&pool, &mut group, h.get(), active.as_deref()).await;
+                let written = write_group(&writer, &mut group, h.get(), active.as_deref()).await;
                 metrics::histogram!("herald_ingest_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match written {
@@ -132,14 +132,67 @@ struct DeliveryRow {
 }
 
 async fn write_group(
-    pool: &Pool,
+    w: &Writer,
     group: &mut [IngestJob],
     handoff: Option<&Handoff>,
     active: Option<&ActiveEndpoints>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
-    let mut tx = pool.begin().await?;
-    let mut rows = Rows::default();
     let mut jobs = Vec::new();
+    match write_planned(w, group, handoff, active, &mut jobs).await {
+        Ok((out, stored)) => Ok((out, jobs, stored)),
+        Err(e) => {
+            // Nothing was committed: the engine's room taken for the hand-over goes back.
+            if let Some(h) = handoff {
+                h.credits.fetch_add(jobs.len() as i64, Ordering::Relaxed);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Writes the group in one transaction; `true` when deliveries were left in the store for
+/// the engine to claim.
+async fn write_planned(
+    w: &Writer,
+    group: &mut [IngestJob],
+    handoff: Option<&Handoff>,
+    active: Option<&ActiveEndpoints>,
+    jobs: &mut Vec<(Job, i64)>,
+) -> Result<(Vec<Vec<IngestResult>>, bool)> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut rows = Rows::default();
+    // Looked at with the writer held, so no endpoint write is half done (see
+    // `active_endpoints`).
+    if let Some(lists) = kept_fan_out(group, active) {
+        // Every fan-out is known without a read: the commit is the only round trip.
+        let out = group
+            .iter_mut()
+            .map(|job| {
+                let active = &lists[&job.app_id];
+                std::mem::take(&mut job.items)
+                    .into_iter()
+                    .map(|item| {
+                        let targets = subscribed(active, &item);
+                        IngestResult::Accepted {
+                            receipt: fan_out(&job.app_id, item, targets, handoff, &mut rows, jobs),
+                            replayed: false,
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        if rows.touched.is_empty() {
+            let mut script = Script::transaction();
+            push_inserts(&mut script, &rows);
+            super::commit_script(&mut conn, script).await?;
+        } else {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            finish(&mut tx, &rows).await?;
+            tx.commit().await?;
+        }
+        return Ok((out, !rows.touched.is_empty()));
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut endpoints: HashMap<String, ActiveList> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
     for job in group.iter_mut() {
@@ -169,26 +222,50 @@ async fn write_group(
             active,
             handoff,
             &mut rows,
-            &mut jobs,
+            jobs,
         )
         .await?;
         out.push(result);
     }
-    insert_rows(&mut tx, &rows).await?;
+    finish(&mut tx, &rows).await?;
+    tx.commit().await?;
+    Ok((out, !rows.touched.is_empty()))
+}
+
+/// Each app's active endpoints from the kept copy, when every item of the group fans out
+/// to its subscribers (no idempotency key, no explicit endpoint list) and every app's copy
+/// is current: then the group needs no read at all.
+fn kept_fan_out(
+    group: &[IngestJob],
+    active: Option<&ActiveEndpoints>,
+) -> Option<HashMap<String, ActiveList>> {
+    let active = active?;
+    let plain = |i: &NewEvent| i.idempotency.is_none() && matches!(i.targets, Targets::Subscribed);
+    if !group.iter().all(|j| j.items.iter().all(plain)) {
+        return None;
+    }
+    let mut lists = HashMap::new();
+    for job in group {
+        if !lists.contains_key(&job.app_id) {
+            lists.insert(job.app_id.clone(), active.get(&job.app_id).ok()?);
+        }
+    }
+    Some(lists)
+}
+
+/// The rest of a group's transaction: its rows, and the due hints of the endpoints whose
+/// deliveries stay in the store.
+async fn finish(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows) -> Result<()> {
+    let mut script = Script::default();
+    push_inserts(&mut script, rows);
+    script.run(&mut *conn).await?;
     for ep in &rows.touched {
-        super::queue::refresh_due(&mut tx, ep).await?;
+        super::queue::refresh_due(&mut *conn, ep).await?;
     }
     if !rows.touched.is_empty() {
-        super::queue::notify(&mut tx).await?;
+        super::queue::notify(&mut *conn).await?;
     }
-    if let Err(e) = tx.commit().await {
-        if let Some(h) = handoff {
-            h.credits.fetch_add(jobs.len() as i64, Ordering::Relaxed);
-        }
-        return Err(e.into());
-    }
-    // `touched`: deliveries left in the store for the engine to claim.
-    Ok((out, jobs, !rows.touched.is_empty()))
+    Ok(())
 }
 
 async fn active_endpoints(
@@ -206,8 +283,7 @@ async fn active_endpoints(
         .collect())
 }
 
-async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows) -> Result<()> {
-    let mut script = Script::default();
+fn push_inserts<'a>(script: &mut Script<'a>, rows: &'a Rows) {
     for chunk in rows.events.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
         q.push(
@@ -241,7 +317,6 @@ async fn insert_rows(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows)
                 .push_bind(d.created_at);
         });
     }
-    script.run(conn).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -279,61 +354,86 @@ async fn ingest_in(
                 continue;
             }
         };
-        let mut deliveries = Vec::with_capacity(targets.len());
-        let mut shared: Option<Bytes> = None;
-        for ep in targets {
-            let id = new_id(Kind::Delivery);
-            // Handed off when the engine has room (ordered endpoints keep to the store's
-            // order, so they are always claimed from it).
-            let lease_until = handoff
-                .filter(|h| !ep.ordered && h.take(&ep.id))
-                .map(|h| item.created_at + h.lease_ms);
-            if let Some(until) = lease_until {
-                // One copy of the payload per event, shared by its handed-over jobs.
-                let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));
-                jobs.push((fresh_job(&id, app_id, &item, payload, ep), until));
-            } else {
-                rows.touched.insert(ep.id.clone());
-            }
-            rows.deliveries.push(DeliveryRow {
-                id: id.clone(),
-                app_id: app_id.to_string(),
-                event_id: item.id.clone(),
-                endpoint_id: ep.id.clone(),
-                created_at: item.created_at,
-                lease_until,
-            });
-            deliveries.push(ReceiptDelivery {
-                id,
-                endpoint_id: ep.id.clone(),
-                status: "pending".into(),
-            });
-        }
-        let receipt = Receipt {
-            id: item.id.clone(),
-            event_type: item.event_type.clone(),
-            deliveries,
-        };
-        if let Some((key, hash)) = &item.idempotency {
+        let idempotency = item.idempotency.clone();
+        let created_at = item.created_at;
+        let receipt = fan_out(app_id, item, targets, handoff, rows, jobs);
+        if let Some((key, hash)) = &idempotency {
             sqlx::query(
                 "UPDATE idempotency SET request_hash = $1, response = $2, created_at = $3
                  WHERE app_id = $4 AND key = $5",
             )
             .bind(hash)
             .bind(serde_json::to_string(&receipt).map_err(|e| StoreError::Corrupt(e.to_string()))?)
-            .bind(item.created_at)
+            .bind(created_at)
             .bind(app_id)
             .bind(key)
             .execute(&mut *conn)
             .await?;
         }
-        rows.events.push((app_id.to_string(), item));
         out.push(IngestResult::Accepted {
             receipt,
             replayed: false,
         });
     }
     Ok(out)
+}
+
+/// The endpoints an event fans out to when it names none: the active ones subscribed to
+/// its type.
+fn subscribed<'a>(active: &'a [Arc<Endpoint>], item: &NewEvent) -> Vec<&'a Arc<Endpoint>> {
+    active
+        .iter()
+        .filter(|e| filter_matches(e.event_types.as_deref(), &item.event_type))
+        .collect()
+}
+
+/// One event's rows and receipt: a delivery per target, handed to the engine when it has
+/// room (the jobs go out after the commit).
+fn fan_out(
+    app_id: &str,
+    item: NewEvent,
+    targets: Vec<&Arc<Endpoint>>,
+    handoff: Option<&Handoff>,
+    rows: &mut Rows,
+    jobs: &mut Vec<(Job, i64)>,
+) -> Receipt {
+    let mut deliveries = Vec::with_capacity(targets.len());
+    let mut shared: Option<Bytes> = None;
+    for ep in targets {
+        let id = new_id(Kind::Delivery);
+        // Handed off when the engine has room (ordered endpoints keep to the store's
+        // order, so they are always claimed from it).
+        let lease_until = handoff
+            .filter(|h| !ep.ordered && h.take(&ep.id))
+            .map(|h| item.created_at + h.lease_ms);
+        if let Some(until) = lease_until {
+            // One copy of the payload per event, shared by its handed-over jobs.
+            let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));
+            jobs.push((fresh_job(&id, app_id, &item, payload, ep), until));
+        } else {
+            rows.touched.insert(ep.id.clone());
+        }
+        rows.deliveries.push(DeliveryRow {
+            id: id.clone(),
+            app_id: app_id.to_string(),
+            event_id: item.id.clone(),
+            endpoint_id: ep.id.clone(),
+            created_at: item.created_at,
+            lease_until,
+        });
+        deliveries.push(ReceiptDelivery {
+            id,
+            endpoint_id: ep.id.clone(),
+            status: "pending".into(),
+        });
+    }
+    let receipt = Receipt {
+        id: item.id.clone(),
+        event_type: item.event_type.clone(),
+        deliveries,
+    };
+    rows.events.push((app_id.to_string(), item));
+    receipt
 }
 
 fn fresh_job(
@@ -411,12 +511,7 @@ async fn targets<'a>(
     item: &NewEvent,
 ) -> Result<std::result::Result<Vec<&'a Arc<Endpoint>>, String>> {
     let ids = match &item.targets {
-        Targets::Subscribed => {
-            return Ok(Ok(active
-                .iter()
-                .filter(|e| filter_matches(e.event_types.as_deref(), &item.event_type))
-                .collect()))
-        }
+        Targets::Subscribed => return Ok(Ok(subscribed(active, item))),
         Targets::Explicit(ids) => ids,
     };
     let mut chosen: Vec<&Arc<Endpoint>> = Vec::new();

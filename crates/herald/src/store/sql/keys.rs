@@ -2,7 +2,7 @@
 
 use sqlx::QueryBuilder;
 
-use super::{finish_page, push_page, rows, Pool};
+use super::{finish_page, push_page, rows, Pool, Writer};
 use crate::store::*;
 
 pub async fn count(pool: &Pool) -> Result<i64> {
@@ -11,7 +11,7 @@ pub async fn count(pool: &Pool) -> Result<i64> {
         .await?)
 }
 
-pub async fn insert(pool: &Pool, k: &ApiKey) -> Result<()> {
+pub async fn insert(w: &Writer, k: &ApiKey) -> Result<()> {
     sqlx::query(
         "INSERT INTO api_keys (id, name, scope, app_id, key_hash, read_only, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -24,7 +24,7 @@ pub async fn insert(pool: &Pool, k: &ApiKey) -> Result<()> {
     .bind(k.read_only)
     .bind(k.expires_at)
     .bind(k.created_at)
-    .execute(pool)
+    .execute(&mut *super::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "key already exists"))?;
     Ok(())
@@ -46,10 +46,10 @@ pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<ApiKey>> {
     Ok(finish_page(rows::all(r, rows::key)?, page.limit))
 }
 
-pub async fn delete(pool: &Pool, id: &str) -> Result<()> {
+pub async fn delete(w: &Writer, id: &str) -> Result<()> {
     let n = sqlx::query("DELETE FROM api_keys WHERE id = $1")
         .bind(id)
-        .execute(pool)
+        .execute(&mut *super::lock_writer(w).await?)
         .await?
         .rows_affected();
     if n == 0 {

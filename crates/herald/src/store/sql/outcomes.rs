@@ -5,26 +5,32 @@
 use std::collections::{BTreeSet, HashSet};
 
 use super::script::Script;
-use super::Pool;
+use super::{Pool, Writer};
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 400;
 
-pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-    let mut tx = pool.begin().await?;
-    let mut script = Script::default();
-    push_attempts(&mut script, outcomes);
+pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+    let mut conn = super::lock_writer(w).await?;
     // Successes, the common case, are written in a few multi-row statements; other outcomes
     // one by one, in order, since they drive the endpoint's failure policy.
     let succeeded: Vec<&RecordedOutcome> = outcomes
         .iter()
         .filter(|o| o.next == NextStep::Succeeded)
         .collect();
+    let only_successes = succeeded.len() == outcomes.len();
+    // Nothing to read and no due hint to redo (see below): one script, committed in one go.
+    let one_script = only_successes && !outcomes.iter().any(|o| o.ordered);
+    let mut script = if one_script {
+        Script::transaction()
+    } else {
+        Script::default()
+    };
+    push_attempts(&mut script, outcomes);
     for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
         push_succeeded(&mut script, chunk);
     }
-    let only_successes = succeeded.len() == outcomes.len();
     if only_successes {
         // Every endpoint here ends its failure streak: one statement for all of them.
         let ids: BTreeSet<&str> = outcomes.iter().map(|o| o.endpoint_id.as_str()).collect();
@@ -36,6 +42,11 @@ pub async fn record(pool: &Pool, outcomes: &[RecordedOutcome]) -> Result<Vec<End
         }
         q.push(")");
     }
+    if one_script {
+        super::commit_script(&mut conn, script).await?;
+        return Ok(Vec::new());
+    }
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     script.run(&mut tx).await?;
     let mut changes = Vec::new();
     let mut touched = BTreeSet::new();

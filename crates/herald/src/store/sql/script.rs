@@ -4,6 +4,9 @@
 //! and on a server that is not busy each one wakes a sleeping thread; SQLite runs several
 //! statements of one query in turn (their `?` arguments taken in order), so there the whole
 //! script is one round trip. PostgreSQL prepares one statement per query: one each.
+//!
+//! A script built with [`Script::transaction`] is committed as a transaction of its own; on
+//! SQLite its `BEGIN` and `COMMIT` travel in the same query (see `sqlite/writer.rs`).
 
 use sqlx::QueryBuilder;
 
@@ -12,11 +15,22 @@ use crate::store::Result;
 
 #[derive(Default)]
 pub struct Script<'a> {
-    parts: Vec<QueryBuilder<'a, Db>>,
-    statements: usize,
+    pub(super) parts: Vec<QueryBuilder<'a, Db>>,
+    pub(super) statements: usize,
+    /// Built to be committed on its own: on SQLite the first statement is `BEGIN`.
+    pub(super) transaction: bool,
 }
 
 impl<'a> Script<'a> {
+    /// A script to be committed as one transaction of its own (the backend's
+    /// `commit_script`).
+    pub fn transaction() -> Self {
+        Script {
+            transaction: true,
+            ..Script::default()
+        }
+    }
+
     /// Starts the next statement; push its SQL and arguments to the builder returned (with
     /// `push_bind`, never a literal `$1`, which would not follow the statements before it).
     pub fn statement(&mut self) -> &mut QueryBuilder<'a, Db> {
@@ -24,6 +38,8 @@ impl<'a> Script<'a> {
         if MULTI_STATEMENT && !self.parts.is_empty() {
             let last = self.parts.len() - 1;
             self.parts[last].push("; ");
+        } else if MULTI_STATEMENT && self.transaction {
+            self.parts.push(QueryBuilder::new("BEGIN; "));
         } else {
             self.parts.push(QueryBuilder::new(""));
         }

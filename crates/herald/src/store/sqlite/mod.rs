@@ -27,13 +27,27 @@ mod queue;
 mod rows;
 #[path = "../sql/script.rs"]
 mod script;
+mod writer;
 
 /// One query may carry several statements (see `sql/script.rs`).
 const MULTI_STATEMENT: bool = true;
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Sqlite;
-/// Its connection pool.
+/// Its connection pool (readers).
 type Pool = sqlx::SqlitePool;
+/// Where writes go: the one writer connection.
+type Writer = writer::Writer;
+use writer::WriteConn;
+
+/// The writer, for one write or one transaction.
+async fn lock_writer(w: &Writer) -> Result<WriteConn<'_>> {
+    w.lock().await
+}
+
+/// Commits a [`script::Script::transaction`]: one query (see `writer`).
+async fn commit_script(conn: &mut WriteConn<'_>, script: script::Script<'_>) -> Result<()> {
+    conn.commit(script).await
+}
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -52,7 +66,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// Herald's store in one SQLite file.
 #[derive(Clone)]
 pub struct SqliteStore {
-    write: SqlitePool,
+    write: std::sync::Arc<Writer>,
     read: SqlitePool,
     /// Held for the life of the store: one process per data directory, since leases
     /// left by a previous process are released at start.
@@ -93,31 +107,26 @@ impl SqliteStore {
             .foreign_keys(false);
         // Page caches are what a big backlog grows (indexes walked by claims and sweeps):
         // 4 MiB for the writer, 1 MiB per reader keeps the process small at any backlog.
-        let write = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            // A local file needs no liveness ping before each use (a round trip to the
-            // connection's thread per query otherwise).
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(
-                opts.clone()
-                    .pragma("cache_size", "-2000")
-                    // After a checkpoint, the WAL file is cut back to this size.
-                    .pragma("journal_size_limit", "67108864")
-                    // The background checkpointer copies the WAL; the writer's own
-                    // checkpoint (rarer than SQLite's 1,000 pages) finds it copied and lets
-                    // the WAL start over (see `checkpoint`).
-                    .pragma(
-                        "wal_autocheckpoint",
-                        checkpoint::WRITER_AUTOCHECKPOINT.to_string(),
-                    ),
-            )
-            .await?;
+        let write = Writer::connect(
+            &opts
+                .clone()
+                .pragma("cache_size", "-2000")
+                // After a checkpoint, the WAL file is cut back to this size.
+                .pragma("journal_size_limit", "67108864")
+                // The background checkpointer copies the WAL; the writer's own checkpoint
+                // (rarer than SQLite's 1,000 pages) finds it copied and lets the WAL start
+                // over (see `checkpoint`).
+                .pragma(
+                    "wal_autocheckpoint",
+                    checkpoint::WRITER_AUTOCHECKPOINT.to_string(),
+                ),
+        )
+        .await?;
         MIGRATOR
-            .run(&write)
+            .run(&mut *write.lock().await?)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let write = std::sync::Arc::new(write);
         let stop = tokio_util::sync::CancellationToken::new();
         checkpoint::start(&opts, stop.clone()).await?;
         // Readers open the files read-write (a read-only connection beside a second

@@ -7,9 +7,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{Row, SqliteConnection};
 
-use super::rows;
+use super::{rows, Writer};
 use crate::store::*;
 
 /// Recomputes `endpoints.next_due_at` for one endpoint: the due time of its earliest
@@ -34,8 +34,9 @@ const DUE_EXPR: &str = "CASE WHEN ordered THEN
          ORDER BY d.next_attempt_at LIMIT 1)
      END";
 
-pub async fn release_all(pool: &SqlitePool) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn release_all(w: &Writer) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
         .execute(&mut *tx)
         .await?;
@@ -51,8 +52,9 @@ pub async fn notify(_conn: &mut SqliteConnection) -> Result<()> {
     Ok(())
 }
 
-pub async fn reap(pool: &SqlitePool, now: i64) -> Result<u64> {
-    let mut tx = pool.begin().await?;
+pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
         "UPDATE deliveries SET lease_until = NULL
          WHERE lease_until IS NOT NULL AND lease_until < ? AND status = 'pending' RETURNING endpoint_id",
@@ -79,7 +81,7 @@ pub async fn reap(pool: &SqlitePool, now: i64) -> Result<u64> {
 }
 
 pub async fn claim(
-    pool: &SqlitePool,
+    w: &Writer,
     now: i64,
     lease_until: i64,
     limit: i64,
@@ -88,7 +90,8 @@ pub async fn claim(
 ) -> Result<Vec<Job>> {
     let skip_json = serde_json::to_string(&skip.iter().collect::<Vec<_>>())
         .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut tx = pool.begin().await?;
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Endpoints with due work, oldest first; busy endpoints (`skip`) are left out, so their
     // backlog is never even read.
     let candidates: Vec<(String, bool)> = sqlx::query_as(
@@ -209,8 +212,9 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-pub async fn release(pool: &SqlitePool, ids: &[String]) -> Result<()> {
-    let mut tx = pool.begin().await?;
+pub async fn release(w: &Writer, ids: &[String]) -> Result<()> {
+    let mut conn = super::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
         "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) RETURNING endpoint_id",
     )
