@@ -114,6 +114,15 @@ async fn event_types_schema_archive_names() {
     let app = h.app().await;
     let schema = json!({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
         "required":["amount"],"properties":{"amount":{"type":"number"},"lines":{"type":"array","items":{"type":"integer"}}}});
+    // Unregistered, any payload goes (and the server may remember that there is no such
+    // type); registering it must take effect at once.
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type":"payment.made","payload":{"amount":"ten"}}),
+        )
+        .await;
+    assert_eq!(s, 202, "{v}");
     let (s, t) = h
         .post(
             "/v1/event-types",

@@ -239,12 +239,14 @@ impl Store for SqliteStore {
         self.forgetting(event_types::insert(&self.write, et)).await
     }
     async fn event_type(&self, name: &str) -> Result<Option<EventType>> {
-        self.cached(
-            self.lookups.event_type(name),
-            event_types::get(&self.read, name),
-            |g, et| self.lookups.remember_event_type(g, name, et),
-        )
-        .await
+        if let Some(known) = self.lookups.event_type(name) {
+            return Ok(known);
+        }
+        let generation = self.lookups.generation();
+        let found = event_types::get(&self.read, name).await?;
+        self.lookups
+            .remember_event_type(generation, name, found.as_ref());
+        Ok(found)
     }
     async fn list_event_types(&self, page: PageReq) -> Result<Page<EventType>> {
         event_types::list(&self.read, page).await
