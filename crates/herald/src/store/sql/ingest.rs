@@ -163,36 +163,66 @@ async fn write_planned(
     let mut rows = Rows::default();
     // Looked at with the writer held, so no endpoint write is half done (see
     // `active_endpoints`).
-    if let Some(lists) = kept_fan_out(group, active) {
-        // Every fan-out is known without a read: the commit is the only round trip.
-        let out = group
-            .iter_mut()
-            .map(|job| {
-                let active = &lists[&job.app_id];
-                std::mem::take(&mut job.items)
-                    .into_iter()
-                    .map(|item| {
-                        let targets = subscribed(active, &item);
-                        IngestResult::Accepted {
-                            receipt: fan_out(&job.app_id, item, targets, handoff, &mut rows, jobs),
-                            replayed: false,
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
-        if rows.touched.is_empty() {
-            let mut script = Script::transaction();
-            push_inserts(&mut script, &rows);
-            super::commit_script(&mut conn, script).await?;
-        } else {
+    let out = match kept_fan_out(group, active) {
+        Some(lists) => {
+            let out = plan_kept(group, &lists, handoff, &mut rows, jobs);
+            if rows.touched.is_empty() {
+                // Nothing to read, nothing to recompute: the commit is the only round trip.
+                let mut script = Script::transaction();
+                push_inserts(&mut script, &rows);
+                super::commit_script(&mut conn, script).await?;
+            } else {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                finish(&mut tx, &rows).await?;
+                tx.commit().await?;
+            }
+            out
+        }
+        None => {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let out = plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?;
             finish(&mut tx, &rows).await?;
             tx.commit().await?;
+            out
         }
-        return Ok((out, !rows.touched.is_empty()));
+    };
+    Ok((out, !rows.touched.is_empty()))
+}
+
+/// The group's rows and answers when every item fans out to the kept endpoints.
+fn plan_kept(
+    group: &mut [IngestJob],
+    lists: &HashMap<String, ActiveList>,
+    handoff: Option<&Handoff>,
+    rows: &mut Rows,
+    jobs: &mut Vec<(Job, i64)>,
+) -> Vec<Vec<IngestResult>> {
+    let mut out = Vec::with_capacity(group.len());
+    for job in group.iter_mut() {
+        let active = &lists[&job.app_id];
+        let items = std::mem::take(&mut job.items);
+        let mut results = Vec::with_capacity(items.len());
+        for item in items {
+            let targets = subscribed(active, &item);
+            results.push(IngestResult::Accepted {
+                receipt: fan_out(&job.app_id, item, targets, handoff, rows, jobs),
+                replayed: false,
+            });
+        }
+        out.push(results);
     }
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    out
+}
+
+/// The group's rows and answers, reading what they need inside the transaction.
+async fn plan_reading(
+    tx: &mut <Db as sqlx::Database>::Connection,
+    group: &mut [IngestJob],
+    active: Option<&ActiveEndpoints>,
+    handoff: Option<&Handoff>,
+    rows: &mut Rows,
+    jobs: &mut Vec<(Job, i64)>,
+) -> Result<Vec<Vec<IngestResult>>> {
     let mut endpoints: HashMap<String, ActiveList> = HashMap::new();
     let mut out = Vec::with_capacity(group.len());
     for job in group.iter_mut() {
@@ -203,7 +233,7 @@ async fn write_planned(
             let found = match kept {
                 Some(Ok(list)) => list,
                 kept => {
-                    let list = Arc::new(active_endpoints(&mut tx, &job.app_id).await?);
+                    let list = Arc::new(active_endpoints(&mut *tx, &job.app_id).await?);
                     if let (Some(a), Some(Err(Some(version)))) = (active, kept) {
                         a.put(&job.app_id, version, list.clone());
                     }
@@ -215,21 +245,9 @@ async fn write_planned(
         let active = &endpoints[&job.app_id];
         // Taken, not copied: a failed group is answered with its error, never written again.
         let items = std::mem::take(&mut job.items);
-        let result = ingest_in(
-            &mut tx,
-            &job.app_id,
-            items,
-            active,
-            handoff,
-            &mut rows,
-            jobs,
-        )
-        .await?;
-        out.push(result);
+        out.push(ingest_in(&mut *tx, &job.app_id, items, active, handoff, rows, jobs).await?);
     }
-    finish(&mut tx, &rows).await?;
-    tx.commit().await?;
-    Ok((out, !rows.touched.is_empty()))
+    Ok(out)
 }
 
 /// Each app's active endpoints from the kept copy, when every item of the group fans out
