@@ -329,6 +329,61 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
 }
 
 #[tokio::test]
+async fn a_success_ends_the_failure_streak_beside_another_endpoints_failures() {
+    let h = Herald::start(&[
+        ("HERALD_AUTO_DISABLE_AFTER", "1s"),
+        (
+            "HERALD_RETRY_SCHEDULE",
+            "300ms,300ms,300ms,300ms,300ms,300ms",
+        ),
+    ])
+    .await;
+    let rx = Receiver::start().await;
+    // Fails, recovers on its retry (recorded beside the other endpoint's failure of the same
+    // moment), then fails once more well after the auto-disable window.
+    rx.script(
+        "/flaky",
+        vec![Reply::status(500), Reply::status(200), Reply::status(500)],
+        Reply::status(200),
+    );
+    rx.script("/bad", vec![], Reply::status(500));
+    let app = h.app().await;
+    let flaky = h.endpoint(&app, &rx.url("/flaky"), json!({})).await;
+    let flaky = flaky["id"].as_str().unwrap();
+    h.endpoint(&app, &rx.url("/bad"), json!({})).await;
+    let first = h.send(&app, "a", json!({})).await;
+    let first_del = delivery_to(&first, flaky);
+    h.wait_status(&app, &first_del, "succeeded", Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second = h
+        .post(
+            &format!("/v1/apps/{app}/events"),
+            json!({"type": "a", "payload": {}, "endpoint_ids": [flaky]}),
+        )
+        .await
+        .1;
+    let second_del = delivery_to(&second, flaky);
+    h.wait_status(&app, &second_del, "succeeded", Duration::from_secs(5))
+        .await;
+    // Its streak began again at the second failure: one failure is not "over 1 s".
+    let (_, e) = h.get(&format!("/v1/apps/{app}/endpoints/{flaky}")).await;
+    assert_eq!(e["status"], "active", "{e}");
+    assert_eq!(rx.requests("/flaky").len(), 4);
+}
+
+/// The id of `receipt`'s delivery to endpoint `ep`.
+fn delivery_to(receipt: &serde_json::Value, ep: &str) -> String {
+    receipt["deliveries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["endpoint_id"] == ep)
+        .map(|d| d["id"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no delivery to {ep} in {receipt}"))
+}
+
+#[tokio::test]
 async fn disabling_or_deleting_cancels_pending() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1h")]).await;
     let app = h.app().await;

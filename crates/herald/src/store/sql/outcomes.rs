@@ -13,15 +13,14 @@ const ROWS_PER_STATEMENT: usize = 400;
 
 pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
-    // Successes, the common case, are written in a few multi-row statements; other outcomes
-    // one by one, in order, since they drive the endpoint's failure policy.
-    let succeeded: Vec<&RecordedOutcome> = outcomes
-        .iter()
-        .filter(|o| o.next == NextStep::Succeeded)
-        .collect();
-    let only_successes = succeeded.len() == outcomes.len();
+    // Every delivery's new state is written in a few multi-row statements (a delivery has
+    // one attempt at a time, so one row each); the endpoints' failure streaks of those with
+    // a failure here go one outcome at a time, in order, since they drive the failure policy.
+    let (succeeded, failed): (Vec<&RecordedOutcome>, Vec<&RecordedOutcome>) =
+        outcomes.iter().partition(|o| o.next == NextStep::Succeeded);
+    let failing: HashSet<&str> = failed.iter().map(|o| o.endpoint_id.as_str()).collect();
     // Nothing to read and no due hint to redo (see below): one script, committed in one go.
-    let one_script = only_successes && !outcomes.iter().any(|o| o.ordered);
+    let one_script = failed.is_empty() && !outcomes.iter().any(|o| o.ordered);
     let mut script = if one_script {
         Script::transaction()
     } else {
@@ -31,13 +30,20 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
     for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
         push_succeeded(&mut script, chunk);
     }
-    if only_successes {
-        // Every endpoint here ends its failure streak: one statement for all of them.
-        let ids: BTreeSet<&str> = outcomes.iter().map(|o| o.endpoint_id.as_str()).collect();
+    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
+        push_failed(&mut script, chunk);
+    }
+    // Endpoints with only successes here end their failure streak: one statement for all.
+    let streak_over: BTreeSet<&str> = outcomes
+        .iter()
+        .map(|o| o.endpoint_id.as_str())
+        .filter(|id| !failing.contains(id))
+        .collect();
+    if !streak_over.is_empty() {
         let q = script.statement();
         q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
         let mut list = q.separated(", ");
-        for id in ids {
+        for id in streak_over {
             list.push_bind(id);
         }
         q.push(")");
@@ -58,7 +64,7 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
         if o.next != NextStep::Succeeded || o.ordered {
             touched.insert(o.endpoint_id.as_str());
         }
-        if only_successes {
+        if !failing.contains(o.endpoint_id.as_str()) {
             continue;
         }
         if o.next == NextStep::Succeeded {
@@ -71,26 +77,6 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
             continue;
         }
         cleared.remove(o.endpoint_id.as_str());
-        let a = &o.attempt;
-        let (status, next_at) = match o.next {
-            NextStep::Succeeded => ("succeeded", None),
-            NextStep::RetryAt(t) => ("pending", Some(t)),
-            NextStep::Failed | NextStep::Gone => ("failed", None),
-        };
-        sqlx::query(
-            "UPDATE deliveries SET
-                status = CASE WHEN status = 'cancelled' AND $1 != 'succeeded' THEN 'cancelled' ELSE $1 END,
-                next_attempt_at = CASE WHEN status = 'cancelled' AND $1 != 'succeeded' THEN NULL ELSE $2 END,
-                attempts = attempts + 1, last_attempt_at = $3, last_status_code = $4, lease_until = NULL
-             WHERE id = $5",
-        )
-        .bind(status)
-        .bind(next_at)
-        .bind(a.started_at)
-        .bind(a.status_code)
-        .bind(&a.delivery_id)
-        .execute(&mut *tx)
-        .await?;
         let disable_reason = match o.next {
             NextStep::Succeeded => None,
             NextStep::Gone => Some("gone: the endpoint answered 410".to_string()),
@@ -181,6 +167,43 @@ fn push_succeeded<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
         b.push("CAST(")
             .push_bind_unseparated(&o.attempt.delivery_id)
             .push_unseparated(" AS TEXT)")
+            .push("CAST(")
+            .push_bind_unseparated(o.attempt.started_at)
+            .push_unseparated(" AS BIGINT)")
+            .push("CAST(")
+            .push_bind_unseparated(o.attempt.status_code)
+            .push_unseparated(" AS BIGINT)");
+    });
+    q.push(") AS v) AS u WHERE deliveries.id = u.id");
+}
+
+/// One statement for many failed attempts: each delivery's retry time or final failure from
+/// a VALUES list; a delivery cancelled meanwhile stays cancelled.
+fn push_failed<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
+    let q = script.statement();
+    q.push(
+        "UPDATE deliveries SET
+            status = CASE WHEN deliveries.status = 'cancelled' THEN 'cancelled' ELSE u.next_status END,
+            next_attempt_at = CASE WHEN deliveries.status = 'cancelled' THEN NULL ELSE u.next_at END,
+            attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
+            lease_until = NULL
+         FROM (SELECT column1 AS id, column2 AS next_status, column3 AS next_at,
+                      column4 AS started, column5 AS code FROM (",
+    );
+    q.push_values(chunk, |mut b, o| {
+        let (status, next_at) = match o.next {
+            NextStep::RetryAt(t) => ("pending", Some(t)),
+            NextStep::Failed | NextStep::Gone | NextStep::Succeeded => ("failed", None),
+        };
+        b.push("CAST(")
+            .push_bind_unseparated(&o.attempt.delivery_id)
+            .push_unseparated(" AS TEXT)")
+            .push("CAST(")
+            .push_bind_unseparated(status)
+            .push_unseparated(" AS TEXT)")
+            .push("CAST(")
+            .push_bind_unseparated(next_at)
+            .push_unseparated(" AS BIGINT)")
             .push("CAST(")
             .push_bind_unseparated(o.attempt.started_at)
             .push_unseparated(" AS BIGINT)")
