@@ -16,22 +16,21 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
     // Every delivery's new state is written in a few multi-row statements (a delivery has
     // one attempt at a time, so one row each); the endpoints' failure streaks of those with
     // a failure here go one outcome at a time, in order, since they drive the failure policy.
-    let (succeeded, failed): (Vec<&RecordedOutcome>, Vec<&RecordedOutcome>) =
-        outcomes.iter().partition(|o| o.next == NextStep::Succeeded);
-    let failing: HashSet<&str> = failed.iter().map(|o| o.endpoint_id.as_str()).collect();
+    let failing: HashSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.next != NextStep::Succeeded)
+        .map(|o| o.endpoint_id.as_str())
+        .collect();
     // Nothing to read and no due hint to redo (see below): one script, committed in one go.
-    let one_script = failed.is_empty() && !outcomes.iter().any(|o| o.ordered);
+    let one_script = failing.is_empty() && !outcomes.iter().any(|o| o.ordered);
     let mut script = if one_script {
         Script::transaction()
     } else {
         Script::default()
     };
     push_attempts(&mut script, outcomes);
-    for chunk in succeeded.chunks(ROWS_PER_STATEMENT) {
-        push_succeeded(&mut script, chunk);
-    }
-    for chunk in failed.chunks(ROWS_PER_STATEMENT) {
-        push_failed(&mut script, chunk);
+    for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
+        push_deliveries(&mut script, chunk);
     }
     // Endpoints with only successes here end their failure streak: one statement for all.
     let streak_over: BTreeSet<&str> = outcomes
@@ -153,38 +152,17 @@ fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
     }
 }
 
-/// One statement for many successful deliveries: each gets its own attempt time and status
-/// code from a VALUES list (column names `column1`… and CASTs work on both databases).
-fn push_succeeded<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
-    let q = script.statement();
-    q.push(
-        "UPDATE deliveries SET status = 'succeeded', next_attempt_at = NULL,
-            attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
-            lease_until = NULL
-         FROM (SELECT column1 AS id, column2 AS started, column3 AS code FROM (",
-    );
-    q.push_values(chunk, |mut b, o| {
-        b.push("CAST(")
-            .push_bind_unseparated(&o.attempt.delivery_id)
-            .push_unseparated(" AS TEXT)")
-            .push("CAST(")
-            .push_bind_unseparated(o.attempt.started_at)
-            .push_unseparated(" AS BIGINT)")
-            .push("CAST(")
-            .push_bind_unseparated(o.attempt.status_code)
-            .push_unseparated(" AS BIGINT)");
-    });
-    q.push(") AS v) AS u WHERE deliveries.id = u.id");
-}
-
-/// One statement for many failed attempts: each delivery's retry time or final failure from
-/// a VALUES list; a delivery cancelled meanwhile stays cancelled.
-fn push_failed<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
+/// One statement for many attempts: each delivery's next state (succeeded, pending until
+/// its retry, or failed) from a VALUES list (column names `column1`… and CASTs work on both
+/// databases); a delivery cancelled meanwhile stays cancelled unless this attempt succeeded.
+fn push_deliveries<'a>(script: &mut Script<'a>, chunk: &'a [RecordedOutcome]) {
     let q = script.statement();
     q.push(
         "UPDATE deliveries SET
-            status = CASE WHEN deliveries.status = 'cancelled' THEN 'cancelled' ELSE u.next_status END,
-            next_attempt_at = CASE WHEN deliveries.status = 'cancelled' THEN NULL ELSE u.next_at END,
+            status = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
+                THEN 'cancelled' ELSE u.next_status END,
+            next_attempt_at = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
+                THEN NULL ELSE u.next_at END,
             attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
             lease_until = NULL
          FROM (SELECT column1 AS id, column2 AS next_status, column3 AS next_at,
@@ -192,8 +170,9 @@ fn push_failed<'a>(script: &mut Script<'a>, chunk: &[&'a RecordedOutcome]) {
     );
     q.push_values(chunk, |mut b, o| {
         let (status, next_at) = match o.next {
+            NextStep::Succeeded => ("succeeded", None),
             NextStep::RetryAt(t) => ("pending", Some(t)),
-            NextStep::Failed | NextStep::Gone | NextStep::Succeeded => ("failed", None),
+            NextStep::Failed | NextStep::Gone => ("failed", None),
         };
         b.push("CAST(")
             .push_bind_unseparated(&o.attempt.delivery_id)
