@@ -163,24 +163,22 @@ async fn write_planned(
     let mut rows = Rows::default();
     // Looked at with the writer held, so no endpoint write is half done (see
     // `active_endpoints`).
-    let out = match kept_fan_out(group, active) {
-        Some(lists) => {
-            let out = plan_kept(group, &lists, handoff, &mut rows, jobs);
-            if rows.touched.is_empty() {
-                // Nothing to read, nothing to recompute: the commit is the only round trip.
-                let mut script = Script::transaction();
-                push_inserts(&mut script, &rows);
-                super::commit_script(&mut conn, script).await?;
-            } else {
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                finish(&mut tx, &rows).await?;
-                tx.commit().await?;
-            }
+    let planned =
+        kept_fan_out(group, active).map(|lists| plan_kept(group, &lists, handoff, &mut rows, jobs));
+    let out = match planned {
+        Some(out) if rows.touched.is_empty() => {
+            // Nothing to read, nothing to recompute: the commit is the only round trip.
+            let mut script = Script::transaction();
+            push_inserts(&mut script, &rows);
+            super::commit_script(&mut conn, script).await?;
             out
         }
-        None => {
+        planned => {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let out = plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?;
+            let out = match planned {
+                Some(out) => out,
+                None => plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?,
+            };
             finish(&mut tx, &rows).await?;
             tx.commit().await?;
             out

@@ -16,7 +16,7 @@ use crate::store::Result;
 #[derive(Default)]
 pub struct Script<'a> {
     pub(super) parts: Vec<QueryBuilder<'a, Db>>,
-    pub(super) statements: usize,
+    statements: usize,
     /// Built to be committed on its own: on SQLite the first statement is `BEGIN`.
     pub(super) transaction: bool,
 }

@@ -13,7 +13,7 @@
 use std::ops::{Deref, DerefMut};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sqlx::{ConnectOptions, Executor, QueryBuilder, Sqlite};
+use sqlx::{ConnectOptions, Executor};
 use tokio::sync::{Mutex, MutexGuard};
 
 use super::script::Script;
@@ -49,11 +49,19 @@ impl Writer {
     /// Waits for the writer (first come, first served).
     pub async fn lock(&self) -> Result<WriteConn<'_>> {
         let mut state = self.state.lock().await;
-        if state.open {
-            roll_back(&mut state.conn).await?;
-            state.open = false;
-        }
+        state.end_open().await?;
         Ok(WriteConn(state))
+    }
+}
+
+impl State {
+    /// Rolls back a one-query transaction that was not seen to end.
+    async fn end_open(&mut self) -> Result<()> {
+        if self.open {
+            roll_back(&mut self.conn).await?;
+            self.open = false;
+        }
+        Ok(())
     }
 }
 
@@ -66,28 +74,21 @@ impl WriteConn<'_> {
         };
         q.push("; COMMIT");
         let persistent = q.sql().len() <= CACHED_SQL_CHARS;
-        self.run_open(q, persistent).await
-    }
-
-    async fn run_open(&mut self, mut q: QueryBuilder<'_, Sqlite>, persistent: bool) -> Result<()> {
         let state = &mut *self.0;
         state.open = true;
-        match q
+        let run = q
             .build()
             .persistent(persistent)
             .execute(&mut state.conn)
-            .await
-        {
-            Ok(_) => {
-                state.open = false;
-                Ok(())
-            }
+            .await;
+        match run {
+            Ok(_) => state.open = false,
             Err(e) => {
-                roll_back(&mut state.conn).await?;
-                state.open = false;
-                Err(e.into())
+                state.end_open().await?;
+                return Err(e.into());
             }
         }
+        Ok(())
     }
 }
 
