@@ -7,6 +7,7 @@
 
 mod clock;
 mod load;
+mod peak;
 mod report;
 mod scenario;
 mod server;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::clock::Clock;
 use super::load::{Load, Outcome};
+use super::peak::PeakRss;
 use super::server::Target;
 use super::sink::{self, Arrivals};
 use super::stats::{self, Percentiles, Usage};
@@ -79,36 +80,6 @@ pub fn server_env(scenario: Scenario) -> Vec<(&'static str, String)> {
     match scenario {
         Scenario::Backlog => vec![("HERALD_RETRY_SCHEDULE", vec!["5s"; 30].join(","))],
         _ => Vec::new(),
-    }
-}
-
-/// Peak memory of the server while a phase runs: sampled every 100 ms.
-struct Sampler {
-    peak: Arc<std::sync::Mutex<f64>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Sampler {
-    fn start(pid: Option<u32>) -> Sampler {
-        let peak = Arc::new(std::sync::Mutex::new(0.0f64));
-        let p = peak.clone();
-        let task = tokio::spawn(async move {
-            let Some(pid) = pid else { return };
-            loop {
-                if let Some(u) = stats::usage(pid) {
-                    let mut m = p.lock().unwrap();
-                    *m = m.max(u.rss_mb);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        });
-        Sampler { peak, task }
-    }
-
-    fn stop(self) -> f64 {
-        self.task.abort();
-        let v = *self.peak.lock().unwrap();
-        v
     }
 }
 
@@ -209,7 +180,7 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         tokio::time::sleep(Duration::from_millis(300)).await;
         let cpu0 = target.pid.and_then(stats::usage);
         r.rss_idle_mb = cpu0.map(|u| u.rss_mb);
-        let sampler = Sampler::start(target.pid);
+        let peak = PeakRss::start(target.pid);
         let load = Arc::new(Load::herald(
             &target.url,
             &app,
@@ -233,7 +204,7 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         };
         let last_us = arrivals.last_arrival_us.load(Ordering::Relaxed);
         tokio::time::sleep(*args.linger).await;
-        r.rss_peak_mb = target.pid.map(|_| sampler.stop());
+        r.rss_peak_mb = peak.stop();
         let cpu1 = target.pid.and_then(stats::usage);
         fill_common(&mut r, &outcome, &arrivals, endpoints);
         let span_s = last_us.saturating_sub(first_send_us) as f64 / 1e6;
@@ -353,7 +324,7 @@ async fn backlog(
     let before = target.pid.and_then(stats::usage);
     r.rss_before_backlog_mb = before.map(|u| u.rss_mb);
     r.rss_idle_mb = r.rss_before_backlog_mb;
-    let sampler = Sampler::start(target.pid);
+    let peak = PeakRss::start(target.pid);
     let load = Arc::new(Load::herald_batch(
         &target.url,
         app,
@@ -391,7 +362,7 @@ async fn backlog(
     .await;
     let drain_s = up_at.elapsed().as_secs_f64();
     tokio::time::sleep(*args.linger).await;
-    r.rss_peak_mb = target.pid.map(|_| sampler.stop());
+    r.rss_peak_mb = peak.stop();
     let cpu1 = target.pid.and_then(stats::usage);
     fill_common(r, &out, &arrivals, endpoints);
     r.drain_s = Some(drain_s);

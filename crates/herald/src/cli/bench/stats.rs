@@ -50,16 +50,21 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
-fn rss_mb(pid: u32) -> f64 {
+/// A `Vm…:` line of /proc/PID/status in MiB (0 when absent).
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         })
         .map(|kb| kb / 1024.0)
         .unwrap_or(0.0)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS")
 }
 
 fn children(pid: u32) -> Vec<u32> {
@@ -94,6 +99,31 @@ pub fn usage(pid: u32) -> Option<Usage> {
     Some(u)
 }
 
+/// `pid` and every live descendant.
+fn family(pid: u32) -> Vec<u32> {
+    let mut all = vec![pid];
+    let mut i = 0;
+    while i < all.len() {
+        all.extend(children(all[i]));
+        i += 1;
+    }
+    all
+}
+
+/// Restarts the kernel's peak-RSS count (VmHWM) of `pid` and its descendants at their
+/// present RSS. False when the kernel refused (another user's process).
+pub fn reset_peak_rss(pid: u32) -> bool {
+    family(pid)
+        .into_iter()
+        .map(|p| std::fs::write(format!("/proc/{p}/clear_refs"), "5").is_ok())
+        .fold(true, |all, ok| all && ok)
+}
+
+/// The kernel's peak RSS (VmHWM) of `pid` plus that of each live descendant, MiB.
+pub fn peak_rss_mb(pid: u32) -> f64 {
+    family(pid).into_iter().map(|p| status_mb(p, "VmHWM")).sum()
+}
+
 /// Bytes under a directory (the SQLite store's size).
 pub fn dir_size(path: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(path) else {
@@ -125,5 +155,26 @@ mod tests {
         let u = usage(std::process::id()).unwrap();
         assert!(u.rss_mb > 1.0);
         assert!(u.cpu_s >= 0.0);
+    }
+
+    #[test]
+    fn peak_rss_is_reset_to_the_present_rss() {
+        let me = std::process::id();
+        // Touch 64 MiB, then free it: the peak stays above the present RSS.
+        let big = vec![1u8; 64 << 20];
+        assert_eq!(
+            big.iter().step_by(4096).map(|&b| b as usize).sum::<usize>(),
+            16384
+        );
+        drop(big);
+        let before = peak_rss_mb(me);
+        assert!(before >= 64.0, "peak {before} MiB");
+        assert!(reset_peak_rss(me));
+        let after = peak_rss_mb(me);
+        assert!(
+            after < before - 32.0,
+            "peak {after} MiB after reset (was {before})"
+        );
+        assert!(after >= rss_mb(me) - 1.0);
     }
 }
