@@ -113,10 +113,12 @@ fn family(pid: u32) -> Vec<u32> {
 /// Restarts the kernel's peak-RSS count (VmHWM) of `pid` and its descendants at their
 /// present RSS. False when the kernel refused (another user's process).
 pub fn reset_peak_rss(pid: u32) -> bool {
-    family(pid)
+    // Every one is reset, even after a refusal.
+    let reset: Vec<bool> = family(pid)
         .into_iter()
         .map(|p| std::fs::write(format!("/proc/{p}/clear_refs"), "5").is_ok())
-        .fold(true, |all, ok| all && ok)
+        .collect();
+    reset.into_iter().all(|ok| ok)
 }
 
 /// The kernel's peak RSS (VmHWM) of `pid` plus that of each live descendant, MiB.
