@@ -28,6 +28,10 @@ const CLAIM_PER_ENDPOINT: i64 = 32;
 const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How soon to claim again when work is due but the last claim could not take it.
 const DUE_RECHECK: Duration = Duration::from_millis(25);
+/// How late work scheduled for later (retries) may be claimed: those due within this much
+/// of each other go in one claim instead of one claim each (a retry schedule's jitter is
+/// ±20 %, so a few milliseconds late changes nothing for the receiver).
+const SCHEDULE_SLACK: Duration = Duration::from_millis(50);
 /// How long a claim lease outlives the attempt timeout.
 const LEASE_MARGIN_MS: i64 = 15_000;
 /// Jobs an endpoint may hold in memory, in multiples of its `max_in_flight`: deep while it
@@ -255,7 +259,14 @@ impl Dispatcher {
         let budget = self.config.max_concurrency * 2;
         let room = budget.saturating_sub(self.in_flight + self.queued + self.recording);
         self.credits.store(room as i64, Ordering::Relaxed);
-        let full = self.full_endpoints();
+        self.publish_full(self.full_endpoints());
+    }
+
+    /// Ingest leaves a full endpoint's fresh deliveries in the store without waking us,
+    /// counting on the claim made when that endpoint's queue frees. Published before each
+    /// claim: ingest reads the set while it holds the writer, so a group that still saw the
+    /// endpoint full commits before the claim's transaction starts, and the claim finds it.
+    fn publish_full(&self, full: HashSet<String>) {
         if let Ok(mut shared) = self.full.write() {
             if *shared != full {
                 *shared = full;
@@ -336,7 +347,11 @@ impl Dispatcher {
             self.need_claim = true;
         }
         if let Some(at) = r.due_at {
-            let wait = Duration::from_millis((at - now_ms()).max(0) as u64);
+            // An ordered endpoint's next delivery (due now) at once; a retry with the slack.
+            let wait = match at - now_ms() {
+                ms if ms > 0 => Duration::from_millis(ms as u64) + SCHEDULE_SLACK,
+                _ => Duration::ZERO,
+            };
             self.next_check = self.next_check.min(tokio::time::Instant::now() + wait);
         }
         self.recording = self.recording.saturating_sub(1);
@@ -373,6 +388,7 @@ impl Dispatcher {
             return false;
         }
         let skip = self.full_endpoints();
+        self.publish_full(skip.clone());
         let now = now_ms();
         let lease_until = now + lease_ms(&self.config);
         match self
@@ -458,15 +474,17 @@ impl Dispatcher {
 
     /// How long to sleep when nothing is startable: until the next due time, bounded.
     async fn idle_wait(&self) -> Duration {
-        match self.store.next_due_at().await {
+        // Full endpoints are claimed for when their queues free a place, not by the clock.
+        match self.store.next_due_at(&self.full_endpoints()).await {
             Ok(Some(at)) => {
                 let now = now_ms();
                 if at > now {
-                    Duration::from_millis((at - now) as u64).min(MAX_IDLE)
+                    (Duration::from_millis((at - now) as u64) + SCHEDULE_SLACK).min(MAX_IDLE)
                 } else {
-                    // Due work the claim did not take: a full endpoint, an ordered
-                    // predecessor in flight, or (PostgreSQL) an endpoint row locked by a
-                    // concurrent commit, which `SKIP LOCKED` passes over. Look again soon.
+                    // Due work the claim did not take: more than one claim takes of an
+                    // endpoint, an ordered predecessor in flight, or (PostgreSQL) an endpoint
+                    // row locked by a concurrent commit, which `SKIP LOCKED` passes over.
+                    // Look again soon.
                     DUE_RECHECK
                 }
             }

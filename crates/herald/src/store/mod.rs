@@ -4,6 +4,7 @@
 //! Models here are what the store returns; the wire shapes live in `api::wire`.
 
 pub(crate) mod active_endpoints;
+mod failure_streak;
 mod model;
 // Both backends compile the shared query modules of `store/sql` for their own database type
 // (`#[path]`), which is what this lint warns about.
@@ -92,23 +93,36 @@ pub struct Handoff {
     pub full: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
 }
 
+/// What became of a fresh delivery offered to the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover {
+    /// Leased and handed over (one credit taken).
+    Taken,
+    /// Left in the store: its endpoint's queue is full. The engine claims from the store
+    /// when that queue frees a place, so it need not be woken for this delivery.
+    EndpointFull,
+    /// Left in the store for another reason (no room, an ordered endpoint): the engine must
+    /// be woken to claim it.
+    Left,
+}
+
 impl Handoff {
     /// Whether a fresh delivery to this endpoint may be leased and handed over; takes one
     /// credit when it may.
-    pub fn take(&self, endpoint_id: &str) -> bool {
+    pub fn take(&self, endpoint_id: &str) -> Handover {
         if self.full.read().is_ok_and(|f| f.contains(endpoint_id)) {
-            return false;
+            return Handover::EndpointFull;
         }
         if self
             .credits
             .fetch_sub(1, std::sync::atomic::Ordering::Relaxed)
             > 0
         {
-            return true;
+            return Handover::Taken;
         }
         self.credits
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        false
+        Handover::Left
     }
 }
 
@@ -230,8 +244,9 @@ pub trait Store: Send + Sync + 'static {
         per_endpoint: i64,
         skip: &HashSet<String>,
     ) -> Result<Vec<Job>>;
-    /// The earliest due time of pending, unleased deliveries of active endpoints.
-    async fn next_due_at(&self) -> Result<Option<i64>>;
+    /// The earliest due time of pending, unleased deliveries of active endpoints, leaving
+    /// out the endpoints in `skip`.
+    async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>>;
     /// Records attempts and applies their outcomes (one transaction for the lot).
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>>;
     /// Gives up leases without recording anything (shutdown).

@@ -91,6 +91,38 @@ async fn max_in_flight_and_rate_limit_are_enforced() {
     );
 }
 
+/// Fresh deliveries to an endpoint whose queue is full stay in the store without waking the
+/// engine; it claims them when the endpoint frees a place, not at its next idle look (2 s).
+#[tokio::test]
+async fn a_full_endpoints_stored_deliveries_go_as_soon_as_it_frees_a_place() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    rx.script(
+        "/one",
+        vec![],
+        Reply::status(200).delayed(Duration::from_millis(50)),
+    );
+    let app = h.app().await;
+    // One in flight, eight in memory (0.4 s of work): most of the 40 events find the queue
+    // full. Left to the idle look, the rest would wait ~1.6 s after the queue ran dry.
+    h.endpoint(&app, &rx.url("/one"), json!({"max_in_flight": 1}))
+        .await;
+    for i in 0..40 {
+        h.send(&app, "a", json!({"i": i})).await;
+    }
+    let got = rx.wait("/one", 40, Duration::from_secs(20)).await;
+    let gaps: Vec<Duration> = got
+        .windows(2)
+        .map(|w| w[1].at.duration_since(w[0].at))
+        .collect();
+    let longest = gaps.iter().max().unwrap();
+    assert!(
+        *longest < Duration::from_millis(1000),
+        "a delivery waited {longest:?} after the one before it (gaps {gaps:?})"
+    );
+    assert_eq!(rx.max_in_flight("/one"), 1);
+}
+
 #[tokio::test]
 async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "300ms,300ms,300ms")]).await;

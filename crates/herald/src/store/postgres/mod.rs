@@ -9,6 +9,8 @@
 mod apps;
 #[path = "../sql/deliveries.rs"]
 mod deliveries;
+#[path = "../sql/due_hints.rs"]
+mod due_hints;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/event_types.rs"]
@@ -250,8 +252,8 @@ impl Store for PgStore {
     ) -> Result<Vec<Job>> {
         queue::claim(&self.pool, now, lease_until, limit, per_endpoint, skip).await
     }
-    async fn next_due_at(&self) -> Result<Option<i64>> {
-        outcomes::next_due_at(&self.pool).await
+    async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
+        outcomes::next_due_at(&self.pool, skip).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
         outcomes::record(&self.pool, outcomes).await

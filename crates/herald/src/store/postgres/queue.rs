@@ -16,7 +16,7 @@ use crate::store::*;
 /// The channel of `LISTEN`/`NOTIFY` wake-ups.
 pub const CHANNEL: &str = "herald_due";
 
-const DUE_EXPR: &str = "CASE WHEN ordered THEN
+pub const DUE_EXPR: &str = "CASE WHEN ordered THEN
        (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
          WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
      ELSE
@@ -43,6 +43,15 @@ pub async fn notify(conn: &mut PgConnection) -> Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Adds [`notify`]'s statement to a script.
+pub fn push_notify(script: &mut super::script::Script<'_>) {
+    script
+        .statement()
+        .push("SELECT pg_notify(")
+        .push_bind(CHANNEL)
+        .push(", '')");
 }
 
 /// Releases leases that expired (their node died) and makes their endpoints due again;

@@ -68,7 +68,7 @@ impl GroupCommit {
                 metrics::histogram!("herald_ingest_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match written {
-                    Ok((results, jobs, stored)) => {
+                    Ok((results, jobs, wake)) => {
                         // Committed: answer, then hand the leased deliveries to the engine.
                         for (job, r) in group.into_iter().zip(results) {
                             let _ = job.reply.send(Ok(r));
@@ -77,7 +77,7 @@ impl GroupCommit {
                             if !jobs.is_empty() {
                                 h.send(jobs);
                             }
-                            if stored {
+                            if wake {
                                 h.wake.notify_one();
                             }
                         }
@@ -120,6 +120,9 @@ struct Rows {
     /// Endpoints whose due-time hint must be recomputed, in a fixed order so that two
     /// nodes' groups lock endpoint rows alike (no deadlock).
     touched: BTreeSet<String>,
+    /// A delivery stays in the store that the engine must be woken to claim (one of a full
+    /// endpoint's needs no wake: the engine claims when that endpoint's queue frees).
+    wake: bool,
 }
 
 struct DeliveryRow {
@@ -139,7 +142,7 @@ async fn write_group(
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut jobs = Vec::new();
     match write_planned(w, group, handoff, active, &mut jobs).await {
-        Ok((out, stored)) => Ok((out, jobs, stored)),
+        Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
             if let Some(h) = handoff {
@@ -150,8 +153,8 @@ async fn write_group(
     }
 }
 
-/// Writes the group in one transaction; `true` when deliveries were left in the store for
-/// the engine to claim.
+/// Writes the group in one transaction; `true` when deliveries were left in the store that
+/// the engine must be woken to claim.
 async fn write_planned(
     w: &Writer,
     group: &mut [IngestJob],
@@ -166,25 +169,24 @@ async fn write_planned(
     let planned =
         kept_fan_out(group, active).map(|lists| plan_kept(group, &lists, handoff, &mut rows, jobs));
     let out = match planned {
-        Some(out) if rows.touched.is_empty() => {
-            // Nothing to read, nothing to recompute: the commit is the only round trip.
+        Some(out) => {
+            // Nothing to read: on SQLite the commit is the only round trip.
             let mut script = Script::transaction();
-            push_inserts(&mut script, &rows);
+            push_rows(&mut script, &rows);
             super::commit_script(&mut conn, script).await?;
             out
         }
-        planned => {
+        None => {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let out = match planned {
-                Some(out) => out,
-                None => plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?,
-            };
-            finish(&mut tx, &rows).await?;
+            let out = plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?;
+            let mut script = Script::default();
+            push_rows(&mut script, &rows);
+            script.run(&mut tx).await?;
             tx.commit().await?;
             out
         }
     };
-    Ok((out, !rows.touched.is_empty()))
+    Ok((out, rows.wake))
 }
 
 /// The group's rows and answers when every item fans out to the kept endpoints.
@@ -269,19 +271,16 @@ fn kept_fan_out(
     Some(lists)
 }
 
-/// The rest of a group's transaction: its rows, and the due hints of the endpoints whose
-/// deliveries stay in the store.
-async fn finish(conn: &mut <Db as sqlx::Database>::Connection, rows: &Rows) -> Result<()> {
-    let mut script = Script::default();
-    push_inserts(&mut script, rows);
-    script.run(&mut *conn).await?;
+/// A group's rows, and the due hints of the endpoints whose deliveries stay in the store
+/// (one statement each, in `touched`'s order).
+fn push_rows<'a>(script: &mut Script<'a>, rows: &'a Rows) {
+    push_inserts(script, rows);
     for ep in &rows.touched {
-        super::queue::refresh_due(&mut *conn, ep).await?;
+        super::due_hints::push_refresh(script, ep);
     }
     if !rows.touched.is_empty() {
-        super::queue::notify(&mut *conn).await?;
+        super::queue::push_notify(script);
     }
-    Ok(())
 }
 
 async fn active_endpoints(
@@ -419,15 +418,21 @@ fn fan_out(
         let id = new_id(Kind::Delivery);
         // Handed off when the engine has room (ordered endpoints keep to the store's
         // order, so they are always claimed from it).
-        let lease_until = handoff
-            .filter(|h| !ep.ordered && h.take(&ep.id))
-            .map(|h| item.created_at + h.lease_ms);
+        let handed = match handoff {
+            Some(h) if !ep.ordered => h.take(&ep.id),
+            _ => Handover::Left,
+        };
+        let lease_until = match (handed, handoff) {
+            (Handover::Taken, Some(h)) => Some(item.created_at + h.lease_ms),
+            _ => None,
+        };
         if let Some(until) = lease_until {
             // One copy of the payload per event, shared by its handed-over jobs.
             let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));
             jobs.push((fresh_job(&id, app_id, &item, payload, ep), until));
         } else {
             rows.touched.insert(ep.id.clone());
+            rows.wake |= handed != Handover::EndpointFull;
         }
         rows.deliveries.push(DeliveryRow {
             id: id.clone(),

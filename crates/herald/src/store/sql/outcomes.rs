@@ -2,10 +2,11 @@
 //! (the attempt row, the delivery's next step, the endpoint's failure policy and its due hint,
 //! for a batch in one transaction), and the two reads the engine polls.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use super::script::Script;
 use super::{Pool, Writer};
+use crate::store::failure_streak::BatchStreak;
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
@@ -14,8 +15,8 @@ const ROWS_PER_STATEMENT: usize = 400;
 pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
     // Every delivery's new state is written in a few multi-row statements (a delivery has
-    // one attempt at a time, so one row each); the endpoints' failure streaks of those with
-    // a failure here go one outcome at a time, in order, since they drive the failure policy.
+    // one attempt at a time, so one row each); the failure streak of each endpoint with a
+    // failure here is worked out from its outcomes in order (`failure_streak`).
     let failing: HashSet<&str> = outcomes
         .iter()
         .filter(|o| o.next != NextStep::Succeeded)
@@ -54,78 +55,76 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     script.run(&mut tx).await?;
     let mut changes = Vec::new();
-    let mut touched = BTreeSet::new();
-    // Endpoints whose failure streak is known to be cleared in this transaction.
-    let mut cleared: HashSet<&str> = HashSet::new();
-    for o in outcomes {
-        // A success of an unordered endpoint's (leased) delivery leaves its due hint as it
-        // was: the hint is about unleased pending deliveries.
-        if o.next != NextStep::Succeeded || o.ordered {
-            touched.insert(o.endpoint_id.as_str());
-        }
-        if !failing.contains(o.endpoint_id.as_str()) {
-            continue;
-        }
-        if o.next == NextStep::Succeeded {
-            if cleared.insert(o.endpoint_id.as_str()) {
-                sqlx::query("UPDATE endpoints SET first_failure_at = NULL WHERE id = $1 AND first_failure_at IS NOT NULL")
-                    .bind(&o.endpoint_id)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            continue;
-        }
-        cleared.remove(o.endpoint_id.as_str());
-        let disable_reason = match o.next {
-            NextStep::Succeeded => None,
-            NextStep::Gone => Some("gone: the endpoint answered 410".to_string()),
-            NextStep::RetryAt(_) | NextStep::Failed => {
-                let first: Option<Option<i64>> = sqlx::query_scalar(
-                    "UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, $1)
-                     WHERE id = $2 RETURNING first_failure_at",
-                )
-                .bind(o.now)
-                .bind(&o.endpoint_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-                match first.flatten() {
-                    Some(f) if o.now - f > o.auto_disable_after_ms => Some(format!(
-                        "failing: every attempt failed for over {} s",
-                        o.auto_disable_after_ms / 1000
-                    )),
-                    _ => None,
-                }
-            }
-        };
-        if let Some(reason) = disable_reason {
-            let n = sqlx::query(
-                "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = $1, updated_at = $2
-                 WHERE id = $3 AND status = 'active'",
-            )
-            .bind(&reason)
-            .bind(o.now)
-            .bind(&o.endpoint_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if n > 0 {
-                let cancelled = super::endpoints::cancel_pending(&mut tx, &o.endpoint_id).await?;
-                changes.push(EndpointChange {
-                    endpoint_id: o.endpoint_id.clone(),
-                    cancelled,
-                });
-            }
+    // A success of an unordered endpoint's (leased) delivery leaves its due hint as it was:
+    // the hint is about unleased pending deliveries.
+    let touched: BTreeSet<&str> = outcomes
+        .iter()
+        .filter(|o| o.next != NextStep::Succeeded || o.ordered)
+        .map(|o| o.endpoint_id.as_str())
+        .collect();
+    // The failing endpoints' streaks: one or two statements each, in a fixed order so that
+    // two nodes lock endpoint rows alike.
+    let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        if failing.contains(o.endpoint_id.as_str()) {
+            by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
         }
     }
-    // In a fixed order, so that two nodes lock endpoint rows alike.
+    // What follows the statements that return something, sent together at the end: the
+    // streaks that a success here ended or restarted, and the due hints.
+    let mut after = Script::default();
+    for (endpoint_id, list) in by_endpoint {
+        let streak = BatchStreak::of(list.iter().copied());
+        let stored_start = match streak.opening_start() {
+            Some(first) => sqlx::query_scalar::<_, Option<i64>>(
+                "UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, $1)
+                 WHERE id = $2 RETURNING first_failure_at",
+            )
+            .bind(first)
+            .bind(endpoint_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten(),
+            None => None,
+        };
+        if let Some(start) = streak.closing() {
+            after
+                .statement()
+                .push("UPDATE endpoints SET first_failure_at = ")
+                .push_bind(start)
+                .push(" WHERE id = ")
+                .push_bind(endpoint_id);
+        }
+        let Some(disable) = streak.disable(stored_start, list[0].1.auto_disable_after_ms) else {
+            continue;
+        };
+        let n = sqlx::query(
+            "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = $1, updated_at = $2
+             WHERE id = $3 AND status = 'active'",
+        )
+        .bind(&disable.reason)
+        .bind(outcomes[disable.at].now)
+        .bind(endpoint_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            let cancelled = super::endpoints::cancel_pending(&mut tx, endpoint_id).await?;
+            changes.push(EndpointChange {
+                endpoint_id: endpoint_id.to_string(),
+                cancelled,
+            });
+        }
+    }
     for ep in touched {
-        super::queue::refresh_due(&mut tx, ep).await?;
+        super::due_hints::push_refresh(&mut after, ep);
     }
     // Only a retry makes new work due for other processes; after a success this process's
     // own engine claims an ordered endpoint's next delivery.
     if outcomes.iter().any(|o| o.next != NextStep::Succeeded) {
-        super::queue::notify(&mut tx).await?;
+        super::queue::push_notify(&mut after);
     }
+    after.run(&mut tx).await?;
     tx.commit().await?;
     Ok(changes)
 }
@@ -193,13 +192,20 @@ fn push_deliveries<'a>(script: &mut Script<'a>, chunk: &'a [RecordedOutcome]) {
     q.push(") AS v) AS u WHERE deliveries.id = u.id");
 }
 
-/// The earliest due hint of active endpoints.
-pub async fn next_due_at(pool: &Pool) -> Result<Option<i64>> {
-    Ok(
-        sqlx::query_scalar("SELECT MIN(next_due_at) FROM endpoints WHERE status = 'active'")
-            .fetch_one(pool)
-            .await?,
+/// The earliest due hint of active endpoints not in `skip`: the first of the earliest
+/// `skip.len() + 1` hints (one walk of the hint index) that is not skipped.
+pub async fn next_due_at(pool: &Pool, skip: &HashSet<String>) -> Result<Option<i64>> {
+    let hints: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT id, next_due_at FROM endpoints WHERE next_due_at IS NOT NULL AND status = 'active'
+         ORDER BY next_due_at LIMIT $1",
     )
+    .bind(skip.len() as i64 + 1)
+    .fetch_all(pool)
+    .await?;
+    Ok(hints
+        .into_iter()
+        .find(|(id, _)| !skip.contains(id))
+        .map(|(_, at)| at))
 }
 
 /// How many deliveries are pending (the `herald_deliveries_pending` gauge).

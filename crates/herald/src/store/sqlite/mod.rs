@@ -10,6 +10,8 @@ mod apps;
 mod checkpoint;
 #[path = "../sql/deliveries.rs"]
 mod deliveries;
+#[path = "../sql/due_hints.rs"]
+mod due_hints;
 #[path = "../sql/endpoints.rs"]
 mod endpoints;
 #[path = "../sql/event_types.rs"]
@@ -349,8 +351,8 @@ impl Store for SqliteStore {
     ) -> Result<Vec<Job>> {
         queue::claim(&self.write, now, lease_until, limit, per_endpoint, skip).await
     }
-    async fn next_due_at(&self) -> Result<Option<i64>> {
-        outcomes::next_due_at(&self.read).await
+    async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
+        outcomes::next_due_at(&self.read, skip).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
         let writing = self.active.writing();

@@ -25,7 +25,7 @@ pub async fn refresh_due(conn: &mut SqliteConnection, endpoint_id: &str) -> Resu
     Ok(())
 }
 
-const DUE_EXPR: &str = "CASE WHEN ordered THEN
+pub const DUE_EXPR: &str = "CASE WHEN ordered THEN
        (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
          WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
      ELSE
@@ -47,10 +47,9 @@ pub async fn release_all(w: &Writer) -> Result<()> {
     Ok(())
 }
 
-/// Wake-ups for other processes: none share a SQLite store.
-pub async fn notify(_conn: &mut SqliteConnection) -> Result<()> {
-    Ok(())
-}
+/// Waking other nodes' dispatchers once a transaction commits: nothing to add here, this
+/// process's own dispatcher is the only one, and hears of such commits directly.
+pub fn push_notify(_script: &mut super::script::Script<'_>) {}
 
 pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
     let mut conn = super::lock_writer(w).await?;
