@@ -43,12 +43,16 @@ async fn lock_writer(w: &Writer) -> Result<WriteConn<'_>> {
     Ok(w.acquire().await?)
 }
 
-/// Commits a [`script::Script::transaction`]: one statement at a time.
-async fn commit_script(conn: &mut WriteConn<'_>, script: script::Script<'_>) -> Result<()> {
+/// Commits a [`script::Script::transaction`]: one statement at a time. Returns the rows
+/// its statements returned.
+async fn commit_script(
+    conn: &mut WriteConn<'_>,
+    script: script::Script<'_>,
+) -> Result<Vec<sqlx::postgres::PgRow>> {
     let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-    script.run(&mut tx).await?;
+    let rows = script.fetch(&mut tx).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(rows)
 }
 
 use std::collections::HashSet;

@@ -45,13 +45,10 @@ pub async fn notify(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-/// Adds [`notify`]'s statement to a script.
+/// Adds [`notify`]'s statement to a script: `NOTIFY`, which returns no row (a script's rows
+/// are its `RETURNING`s).
 pub fn push_notify(script: &mut super::script::Script<'_>) {
-    script
-        .statement()
-        .push("SELECT pg_notify(")
-        .push_bind(CHANNEL)
-        .push(", '')");
+    script.statement().push(format_args!("NOTIFY {CHANNEL}"));
 }
 
 /// Releases leases that expired (their node died) and makes their endpoints due again;

@@ -2,11 +2,13 @@
 //! (the attempt row, the delivery's next step, the endpoint's failure policy and its due hint,
 //! for a batch in one transaction), and the two reads the engine polls.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use sqlx::Row;
 
 use super::script::Script;
 use super::{Pool, Writer};
-use crate::store::failure_streak::BatchStreak;
+use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
@@ -14,30 +16,24 @@ const ROWS_PER_STATEMENT: usize = 400;
 
 pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
-    // Every delivery's new state is written in a few multi-row statements (a delivery has
-    // one attempt at a time, so one row each); the failure streak of each endpoint with a
-    // failure here is worked out from its outcomes in order (`failure_streak`).
-    let failing: HashSet<&str> = outcomes
-        .iter()
-        .filter(|o| o.next != NextStep::Succeeded)
-        .map(|o| o.endpoint_id.as_str())
-        .collect();
-    // Nothing to read and no due hint to redo (see below): one script, committed in one go.
-    let one_script = failing.is_empty() && !outcomes.iter().any(|o| o.ordered);
-    let mut script = if one_script {
-        Script::transaction()
-    } else {
-        Script::default()
-    };
+    // The whole batch is one script (on SQLite one query): every delivery's new state in a
+    // few multi-row statements (a delivery has one attempt at a time, so one row each), and
+    // the failure streak of each endpoint with a failure here worked out from its outcomes
+    // in order (`failure_streak`), its stored start read back with `RETURNING`.
+    let mut script = Script::transaction();
     push_attempts(&mut script, outcomes);
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         push_deliveries(&mut script, chunk);
     }
+    let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
+    for (i, o) in outcomes.iter().enumerate() {
+        by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
+    }
     // Endpoints with only successes here end their failure streak: one statement for all.
-    let streak_over: BTreeSet<&str> = outcomes
+    let streak_over: Vec<&str> = by_endpoint
         .iter()
-        .map(|o| o.endpoint_id.as_str())
-        .filter(|id| !failing.contains(id))
+        .filter(|(_, list)| list.iter().all(|(_, o)| o.next == NextStep::Succeeded))
+        .map(|(id, _)| *id)
         .collect();
     if !streak_over.is_empty() {
         let q = script.statement();
@@ -48,13 +44,37 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
         }
         q.push(")");
     }
-    if one_script {
-        super::commit_script(&mut conn, script).await?;
-        return Ok(Vec::new());
+    // The failing endpoints, in a fixed order so that two nodes lock endpoint rows alike.
+    let streaks: Vec<(&str, BatchStreak, i64)> = by_endpoint
+        .iter()
+        .filter(|(_, list)| list.iter().any(|(_, o)| o.next != NextStep::Succeeded))
+        .map(|(id, list)| {
+            let after_ms = list[0].1.auto_disable_after_ms;
+            (*id, BatchStreak::of(list.iter().copied()), after_ms)
+        })
+        .collect();
+    for (endpoint_id, streak, _) in &streaks {
+        if let Some(first) = streak.opening_start() {
+            script
+                .statement()
+                .push("UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, ")
+                .push_bind(first)
+                .push(") WHERE id = ")
+                .push_bind(*endpoint_id)
+                .push(" RETURNING id, first_failure_at");
+        }
     }
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    script.run(&mut tx).await?;
-    let mut changes = Vec::new();
+    // After every `RETURNING`: the streaks a success here ended or restarted.
+    for (endpoint_id, streak, _) in &streaks {
+        if let Some(start) = streak.closing() {
+            script
+                .statement()
+                .push("UPDATE endpoints SET first_failure_at = ")
+                .push_bind(start)
+                .push(" WHERE id = ")
+                .push_bind(*endpoint_id);
+        }
+    }
     // A success of an unordered endpoint's (leased) delivery leaves its due hint as it was:
     // the hint is about unleased pending deliveries.
     let touched: BTreeSet<&str> = outcomes
@@ -62,48 +82,40 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
         .filter(|o| o.next != NextStep::Succeeded || o.ordered)
         .map(|o| o.endpoint_id.as_str())
         .collect();
-    // The failing endpoints' streaks: one or two statements each, in a fixed order so that
-    // two nodes lock endpoint rows alike.
-    let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
-    for (i, o) in outcomes.iter().enumerate() {
-        if failing.contains(o.endpoint_id.as_str()) {
-            by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
-        }
+    for ep in touched {
+        super::due_hints::push_refresh(&mut script, ep);
     }
-    // What follows the statements that return something, sent together at the end: the
-    // streaks that a success here ended or restarted, and the due hints.
-    let mut after = Script::default();
-    for (endpoint_id, list) in by_endpoint {
-        let streak = BatchStreak::of(list.iter().copied());
-        let stored_start = match streak.opening_start() {
-            Some(first) => sqlx::query_scalar::<_, Option<i64>>(
-                "UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, $1)
-                 WHERE id = $2 RETURNING first_failure_at",
-            )
-            .bind(first)
-            .bind(endpoint_id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten(),
-            None => None,
-        };
-        if let Some(start) = streak.closing() {
-            after
-                .statement()
-                .push("UPDATE endpoints SET first_failure_at = ")
-                .push_bind(start)
-                .push(" WHERE id = ")
-                .push_bind(endpoint_id);
-        }
-        let Some(disable) = streak.disable(stored_start, list[0].1.auto_disable_after_ms) else {
-            continue;
-        };
+    // Only a retry makes new work due for other processes; after a success this process's
+    // own engine claims an ordered endpoint's next delivery.
+    if !streaks.is_empty() {
+        super::queue::push_notify(&mut script);
+    }
+    let returned = super::commit_script(&mut conn, script).await?;
+    let mut stored_start: HashMap<String, Option<i64>> = HashMap::new();
+    for row in returned {
+        stored_start.insert(row.try_get(0)?, row.try_get(1)?);
+    }
+    let disable: Vec<(&str, Disable)> = streaks
+        .iter()
+        .filter_map(|(endpoint_id, streak, after_ms)| {
+            let stored = stored_start.get(*endpoint_id).copied().flatten();
+            Some((*endpoint_id, streak.disable(stored, *after_ms)?))
+        })
+        .collect();
+    if disable.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Rare, and a transaction of its own (the writer still held): should the process stop
+    // in between, the streak is stored and the endpoint's next failure disables it.
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut changes = Vec::new();
+    for (endpoint_id, d) in disable {
         let n = sqlx::query(
             "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = $1, updated_at = $2
              WHERE id = $3 AND status = 'active'",
         )
-        .bind(&disable.reason)
-        .bind(outcomes[disable.at].now)
+        .bind(&d.reason)
+        .bind(outcomes[d.at].now)
         .bind(endpoint_id)
         .execute(&mut *tx)
         .await?
@@ -116,15 +128,6 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
             });
         }
     }
-    for ep in touched {
-        super::due_hints::push_refresh(&mut after, ep);
-    }
-    // Only a retry makes new work due for other processes; after a success this process's
-    // own engine claims an ordered endpoint's next delivery.
-    if outcomes.iter().any(|o| o.next != NextStep::Succeeded) {
-        super::queue::push_notify(&mut after);
-    }
-    after.run(&mut tx).await?;
     tx.commit().await?;
     Ok(changes)
 }

@@ -49,12 +49,22 @@ impl<'a> Script<'a> {
 
     /// Runs every statement, in order.
     pub async fn run(self, conn: &mut <Db as sqlx::Database>::Connection) -> Result<()> {
+        self.fetch(conn).await.map(drop)
+    }
+
+    /// Runs every statement, in order; returns the rows they returned. Only `RETURNING`
+    /// clauses may return rows in a script (a `SELECT`'s would mix with them).
+    pub async fn fetch(
+        self,
+        conn: &mut <Db as sqlx::Database>::Connection,
+    ) -> Result<Vec<<Db as sqlx::Database>::Row>> {
         let merged = MULTI_STATEMENT && self.statements > 1;
+        let mut rows = Vec::new();
         for mut q in self.parts {
             // A merged script's text changes with every statement's row count, so caching its
             // prepared form would mostly keep programs that never run again.
-            q.build().persistent(!merged).execute(&mut *conn).await?;
+            rows.extend(q.build().persistent(!merged).fetch_all(&mut *conn).await?);
         }
-        Ok(())
+        Ok(rows)
     }
 }

@@ -46,8 +46,12 @@ async fn lock_writer(w: &Writer) -> Result<WriteConn<'_>> {
     w.lock().await
 }
 
-/// Commits a [`script::Script::transaction`]: one query (see `writer`).
-async fn commit_script(conn: &mut WriteConn<'_>, script: script::Script<'_>) -> Result<()> {
+/// Commits a [`script::Script::transaction`]: one query (see `writer`). Returns the rows
+/// its statements returned.
+async fn commit_script(
+    conn: &mut WriteConn<'_>,
+    script: script::Script<'_>,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
     conn.commit(script).await
 }
 

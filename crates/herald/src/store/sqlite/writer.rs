@@ -12,7 +12,7 @@
 
 use std::ops::{Deref, DerefMut};
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{ConnectOptions, Executor};
 use tokio::sync::{Mutex, MutexGuard};
 
@@ -66,11 +66,12 @@ impl State {
 }
 
 impl WriteConn<'_> {
-    /// Runs `script`, built with [`Script::transaction`], as one transaction in one query.
-    pub async fn commit(&mut self, script: Script<'_>) -> Result<()> {
+    /// Runs `script`, built with [`Script::transaction`], as one transaction in one query;
+    /// returns the rows its statements returned (`RETURNING`), in order.
+    pub async fn commit(&mut self, script: Script<'_>) -> Result<Vec<SqliteRow>> {
         debug_assert!(script.transaction && script.parts.len() <= 1);
         let Some(mut q) = script.parts.into_iter().next() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         q.push("; COMMIT");
         let persistent = q.sql().len() <= CACHED_SQL_CHARS;
@@ -79,16 +80,18 @@ impl WriteConn<'_> {
         let run = q
             .build()
             .persistent(persistent)
-            .execute(&mut state.conn)
+            .fetch_all(&mut state.conn)
             .await;
         match run {
-            Ok(_) => state.open = false,
+            Ok(rows) => {
+                state.open = false;
+                Ok(rows)
+            }
             Err(e) => {
                 state.end_open().await?;
-                return Err(e.into());
+                Err(e.into())
             }
         }
-        Ok(())
     }
 }
 
