@@ -58,14 +58,10 @@ impl ActiveEndpoints {
     }
 
     /// Marks a write that may change a list as under way until the guard is dropped (after
-    /// its commit, or its failure, or its cancellation). The guard moves the version unless
-    /// [`unchanged`](Writing::unchanged) is called.
+    /// its commit, or its failure, or its cancellation), which moves the version.
     pub fn writing(&self) -> Writing<'_> {
         self.writing.fetch_add(1, SeqCst);
-        Writing {
-            cache: self,
-            changed: true,
-        }
+        Writing { cache: self }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, ActiveList)>> {
@@ -77,21 +73,11 @@ impl ActiveEndpoints {
 /// A write under way (see [`ActiveEndpoints::writing`]).
 pub struct Writing<'a> {
     cache: &'a ActiveEndpoints,
-    changed: bool,
-}
-
-impl Writing<'_> {
-    /// The write committed without changing any endpoint's settings or status.
-    pub fn unchanged(mut self) {
-        self.changed = false;
-    }
 }
 
 impl Drop for Writing<'_> {
     fn drop(&mut self) {
-        if self.changed {
-            self.cache.version.fetch_add(1, SeqCst);
-        }
+        self.cache.version.fetch_add(1, SeqCst);
         self.cache.writing.fetch_sub(1, SeqCst);
     }
 }
@@ -117,13 +103,6 @@ mod tests {
         // The write committed: the list read before it is stale.
         let v2 = c.get("app_1").unwrap_err().expect("nothing under way");
         assert_ne!(v, v2);
-
-        c.put("app_1", v2, list(2));
-        c.writing().unchanged();
-        assert!(
-            c.get("app_1").is_ok(),
-            "a write that changed nothing keeps the list"
-        );
     }
 
     #[test]

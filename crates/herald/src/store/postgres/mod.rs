@@ -260,7 +260,7 @@ impl Store for PgStore {
         outcomes::next_due_at(&self.pool, skip).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-        outcomes::record(&self.pool, outcomes).await
+        outcomes::record(&self.pool, outcomes, None).await
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
         queue::release(&self.pool, delivery_ids).await

@@ -8,13 +8,19 @@ use sqlx::Row;
 
 use super::script::Script;
 use super::{Pool, Writer};
+use crate::store::active_endpoints::ActiveEndpoints;
 use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
 const ROWS_PER_STATEMENT: usize = 400;
 
-pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+/// `active`: the kept copy of active endpoints (SQLite), told of an auto-disable.
+pub async fn record(
+    w: &Writer,
+    outcomes: &[RecordedOutcome],
+    active: Option<&ActiveEndpoints>,
+) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
     // The whole batch is one script (on SQLite one query): every delivery's new state in a
     // few multi-row statements (a delivery has one attempt at a time, so one row each), and
@@ -106,7 +112,9 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
         return Ok(Vec::new());
     }
     // Rare, and a transaction of its own (the writer still held): should the process stop
-    // in between, the streak is stored and the endpoint's next failure disables it.
+    // in between, the streak is stored and the endpoint's next failure disables it. Only
+    // this changes an endpoint's status, so only this is marked as such a write.
+    let writing = active.map(|a| a.writing());
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let mut changes = Vec::new();
     for (endpoint_id, d) in disable {
@@ -129,6 +137,8 @@ pub async fn record(w: &Writer, outcomes: &[RecordedOutcome]) -> Result<Vec<Endp
         }
     }
     tx.commit().await?;
+    // The kept lists' version moves before the writer is let go.
+    drop(writing);
     Ok(changes)
 }
 

@@ -359,13 +359,7 @@ impl Store for SqliteStore {
         outcomes::next_due_at(&self.read, skip).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
-        let writing = self.active.writing();
-        let changes = outcomes::record(&self.write, outcomes).await?;
-        // Only an auto-disable changes an endpoint's status.
-        if changes.is_empty() {
-            writing.unchanged();
-        }
-        Ok(changes)
+        outcomes::record(&self.write, outcomes, Some(&self.active)).await
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
         queue::release(&self.write, delivery_ids).await
