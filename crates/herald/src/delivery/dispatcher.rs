@@ -42,6 +42,12 @@ const DEPTH_SLOW: usize = 2;
 /// An attempt slower than this makes its endpoint's queue shallow until a fast one.
 const SLOW_ATTEMPT: Duration = Duration::from_millis(500);
 
+/// How long to wait for work due at `at` (ms) with the slack; `None` when it is due now
+/// (an ordered endpoint's next delivery goes at once).
+fn until_due(at: i64, now: i64) -> Option<Duration> {
+    (at > now).then(|| Duration::from_millis((at - now) as u64) + SCHEDULE_SLACK)
+}
+
 /// How long a claimed (or handed-over) delivery stays leased.
 pub fn lease_ms(config: &Config) -> i64 {
     config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS
@@ -347,11 +353,7 @@ impl Dispatcher {
             self.need_claim = true;
         }
         if let Some(at) = r.due_at {
-            // An ordered endpoint's next delivery (due now) at once; a retry with the slack.
-            let wait = match at - now_ms() {
-                ms if ms > 0 => Duration::from_millis(ms as u64) + SCHEDULE_SLACK,
-                _ => Duration::ZERO,
-            };
+            let wait = until_due(at, now_ms()).unwrap_or(Duration::ZERO);
             self.next_check = self.next_check.min(tokio::time::Instant::now() + wait);
         }
         self.recording = self.recording.saturating_sub(1);
@@ -477,9 +479,8 @@ impl Dispatcher {
         // Full endpoints are claimed for when their queues free a place, not by the clock.
         match self.store.next_due_at(&self.full_endpoints()).await {
             Ok(Some(at)) => {
-                let now = now_ms();
-                if at > now {
-                    (Duration::from_millis((at - now) as u64) + SCHEDULE_SLACK).min(MAX_IDLE)
+                if let Some(wait) = until_due(at, now_ms()) {
+                    wait.min(MAX_IDLE)
                 } else {
                     // Due work the claim did not take: more than one claim takes of an
                     // endpoint, an ordered predecessor in flight, or (PostgreSQL) an endpoint

@@ -10,31 +10,12 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool, Row};
 
+use super::due_hints::{self, DUE_EXPR};
 use super::rows;
 use crate::store::*;
 
 /// The channel of `LISTEN`/`NOTIFY` wake-ups.
 pub const CHANNEL: &str = "herald_due";
-
-pub const DUE_EXPR: &str = "CASE WHEN ordered THEN
-       (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
-         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
-     ELSE
-       (SELECT d.next_attempt_at FROM deliveries d
-         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' AND d.lease_until IS NULL
-         ORDER BY d.next_attempt_at LIMIT 1)
-     END";
-
-/// Recomputes `endpoints.next_due_at` for one endpoint (see the SQLite twin).
-pub async fn refresh_due(conn: &mut PgConnection, endpoint_id: &str) -> Result<()> {
-    sqlx::query(&format!(
-        "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = $1"
-    ))
-    .bind(endpoint_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// Wakes every node's dispatcher once the transaction commits.
 pub async fn notify(conn: &mut PgConnection) -> Result<()> {
@@ -86,7 +67,7 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     }
     let unique: HashSet<String> = endpoints.into_iter().collect();
     for ep in &unique {
-        refresh_due(&mut tx, ep).await?;
+        due_hints::refresh(&mut tx, ep).await?;
     }
     if n > 0 || !stale.is_empty() {
         notify(&mut tx).await?;
@@ -151,7 +132,7 @@ pub async fn claim(
                 .execute(&mut *tx)
                 .await?;
         }
-        refresh_due(&mut tx, endpoint_id).await?;
+        due_hints::refresh(&mut tx, endpoint_id).await?;
         seqs.extend(picked);
     }
     if seqs.is_empty() {
@@ -227,7 +208,7 @@ pub async fn release(pool: &PgPool, ids: &[String]) -> Result<()> {
     .fetch_all(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        refresh_due(&mut tx, &ep).await?;
+        due_hints::refresh(&mut tx, &ep).await?;
     }
     notify(&mut tx).await?;
     tx.commit().await?;

@@ -67,7 +67,7 @@ pub async fn retry(w: &Writer, id: &str, now: i64) -> Result<()> {
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(ep) = endpoint {
-        super::queue::refresh_due(&mut tx, &ep).await?;
+        super::due_hints::refresh(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -86,7 +86,7 @@ pub async fn recover(w: &Writer, endpoint_id: &str, since: i64, now: i64) -> Res
     .execute(&mut *tx)
     .await?
     .rows_affected();
-    super::queue::refresh_due(&mut tx, endpoint_id).await?;
+    super::due_hints::refresh(&mut tx, endpoint_id).await?;
     tx.commit().await?;
     Ok(n)
 }

@@ -118,7 +118,7 @@ pub async fn update(w: &Writer, ep: &Endpoint) -> Result<()> {
         return Err(StoreError::NotFound("endpoint"));
     }
     if ep.status == EndpointStatus::Active {
-        super::queue::refresh_due(&mut tx, &ep.id).await?; // `ordered` may have changed
+        super::due_hints::refresh(&mut tx, &ep.id).await?; // `ordered` may have changed
     }
     tx.commit().await?;
     Ok(())

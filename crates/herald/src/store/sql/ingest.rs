@@ -422,10 +422,9 @@ fn fan_out(
             Some(h) if !ep.ordered => h.take(&ep.id),
             _ => Handover::Left,
         };
-        let lease_until = match (handed, handoff) {
-            (Handover::Taken, Some(h)) => Some(item.created_at + h.lease_ms),
-            _ => None,
-        };
+        let lease_until = handoff
+            .filter(|_| handed == Handover::Taken)
+            .map(|h| item.created_at + h.lease_ms);
         if let Some(until) = lease_until {
             // One copy of the payload per event, shared by its handed-over jobs.
             let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));

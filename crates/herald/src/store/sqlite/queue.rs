@@ -7,32 +7,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{Row, SqliteConnection};
+use sqlx::Row;
 
+use super::due_hints::{self, DUE_EXPR};
 use super::{rows, Writer};
 use crate::store::*;
-
-/// Recomputes `endpoints.next_due_at` for one endpoint: the due time of its earliest
-/// unleased pending delivery (for ordered endpoints, of its head, and only if unleased).
-/// Each branch is one index seek, whatever the endpoint's backlog.
-pub async fn refresh_due(conn: &mut SqliteConnection, endpoint_id: &str) -> Result<()> {
-    sqlx::query(&format!(
-        "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = ?"
-    ))
-    .bind(endpoint_id)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub const DUE_EXPR: &str = "CASE WHEN ordered THEN
-       (SELECT CASE WHEN d.lease_until IS NULL THEN d.next_attempt_at END FROM deliveries d
-         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' ORDER BY d.seq LIMIT 1)
-     ELSE
-       (SELECT d.next_attempt_at FROM deliveries d
-         WHERE d.endpoint_id = endpoints.id AND d.status = 'pending' AND d.lease_until IS NULL
-         ORDER BY d.next_attempt_at LIMIT 1)
-     END";
 
 pub async fn release_all(w: &Writer) -> Result<()> {
     let mut conn = super::lock_writer(w).await?;
@@ -73,7 +52,7 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
     .execute(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        refresh_due(&mut tx, &ep).await?;
+        due_hints::refresh(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(n)
@@ -138,7 +117,7 @@ pub async fn claim(
                 .execute(&mut *tx)
                 .await?;
         }
-        refresh_due(&mut tx, endpoint_id).await?;
+        due_hints::refresh(&mut tx, endpoint_id).await?;
         seqs.extend(picked);
     }
     if seqs.is_empty() {
@@ -221,7 +200,7 @@ pub async fn release(w: &Writer, ids: &[String]) -> Result<()> {
     .fetch_all(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        refresh_due(&mut tx, &ep).await?;
+        due_hints::refresh(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(())
