@@ -1,6 +1,7 @@
 //! The `herald` binary: `serve`, and the client commands of `cli.md` (in `cli/`), including
 //! `bench`.
 
+mod allocator;
 mod cli;
 
 use std::path::PathBuf;

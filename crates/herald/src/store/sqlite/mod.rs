@@ -112,7 +112,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(false);
         // Page caches are what a big backlog grows (indexes walked by claims and sweeps):
-        // 4 MiB for the writer, 1 MiB per reader keeps the process small at any backlog.
+        // about 2 MB for the writer, 1 MB per reader keeps the process small at any backlog.
         let write = Writer::connect(
             &opts
                 .clone()
