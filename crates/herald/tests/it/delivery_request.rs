@@ -225,3 +225,55 @@ async fn test_ping_reaches_only_that_endpoint() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(rx.requests("/pb").is_empty());
 }
+
+/// Six endpoints on one host, 16 attempts in flight each: the 96 connections of a first wave
+/// of attempts carry a second one. The pool is per host, so a cap on idle connections per host
+/// below 96 closed some when the first wave ended, and the second opened new ones.
+#[tokio::test]
+async fn endpoints_on_one_host_reuse_their_connections() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let app = h.app().await;
+    let paths: Vec<String> = (0..6).map(|i| format!("/shared/{i}")).collect();
+    for p in &paths {
+        rx.script(
+            p,
+            vec![],
+            Reply::status(200).delayed(Duration::from_millis(200)),
+        );
+        h.endpoint(&app, &rx.url(p), json!({"max_in_flight": 16}))
+            .await;
+    }
+    for wave in 1..=2 {
+        let items: Vec<_> = (0..16)
+            .map(|i| json!({"type": "order.paid", "payload": {"n": i}}))
+            .collect();
+        let (s, v) = h
+            .post(
+                &format!("/v1/apps/{app}/events/batch"),
+                json!({"items": items}),
+            )
+            .await;
+        assert_eq!(s, 202, "{v}");
+        for p in &paths {
+            rx.wait(p, 16 * wave, Duration::from_secs(30)).await;
+            assert_eq!(
+                rx.max_in_flight(p),
+                16,
+                "{p}: the wave was not all in flight"
+            );
+        }
+        // Every answer (200 ms) given: the wave's connections are all idle.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+    }
+    let peers: std::collections::HashSet<_> = paths
+        .iter()
+        .flat_map(|p| rx.requests(p))
+        .map(|r| r.peer)
+        .collect();
+    assert!(
+        peers.len() <= 96 + 4,
+        "two waves of 96 attempts used {} connections",
+        peers.len()
+    );
+}

@@ -2,14 +2,14 @@
 //! webhook receiver on 127.0.0.1.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpListener as StdListener;
+use std::net::{SocketAddr, TcpListener as StdListener};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -456,6 +456,8 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str
 #[derive(Clone, Debug)]
 pub struct Received {
     pub path: String,
+    /// The connection's far end: one per TCP connection Herald opened.
+    pub peer: SocketAddr,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
@@ -525,6 +527,7 @@ pub struct Receiver {
 
 async fn receive(
     State(st): State<Arc<ReceiverState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -540,6 +543,7 @@ async fn receive(
     }
     st.got.lock().unwrap().push(Received {
         path: path.clone(),
+        peer,
         headers,
         body,
         at: Instant::now(),
@@ -582,6 +586,7 @@ impl Receiver {
             .fallback(receive)
             .with_state(state.clone());
         // Runs until the test's runtime ends.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { state, port }
     }
