@@ -20,9 +20,7 @@ mod tests {
     use std::time::{Duration, Instant};
 
     fn rss_anon_kib() -> u64 {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap();
-        let line = status.lines().find(|l| l.starts_with("RssAnon:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        (crate::cli::bench::stats::status_mb(std::process::id(), "RssAnon") * 1024.0) as u64
     }
 
     #[test]

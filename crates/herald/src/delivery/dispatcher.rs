@@ -265,17 +265,17 @@ impl Dispatcher {
         let budget = self.config.max_concurrency * 2;
         let room = budget.saturating_sub(self.in_flight + self.queued + self.recording);
         self.credits.store(room as i64, Ordering::Relaxed);
-        self.publish_full(self.full_endpoints());
+        self.publish_full(&self.full_endpoints());
     }
 
     /// Ingest leaves a full endpoint's fresh deliveries in the store without waking us,
     /// counting on the claim made when that endpoint's queue frees. Published before each
     /// claim: ingest reads the set while it holds the writer, so a group that still saw the
     /// endpoint full commits before the claim's transaction starts, and the claim finds it.
-    fn publish_full(&self, full: HashSet<String>) {
+    fn publish_full(&self, full: &HashSet<String>) {
         if let Ok(mut shared) = self.full.write() {
-            if *shared != full {
-                *shared = full;
+            if *shared != *full {
+                shared.clone_from(full);
             }
         }
     }
@@ -390,7 +390,7 @@ impl Dispatcher {
             return false;
         }
         let skip = self.full_endpoints();
-        self.publish_full(skip.clone());
+        self.publish_full(&skip);
         let now = now_ms();
         let lease_until = now + lease_ms(&self.config);
         match self

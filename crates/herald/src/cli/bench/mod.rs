@@ -12,7 +12,7 @@ mod report;
 mod scenario;
 mod server;
 mod sink;
-mod stats;
+pub(crate) mod stats;
 
 use std::path::PathBuf;
 use std::time::Duration;

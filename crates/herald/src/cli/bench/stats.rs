@@ -50,8 +50,8 @@ fn stat_fields(pid: u32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
-/// A `Vm…:` line of /proc/PID/status in MiB (0 when absent).
-fn status_mb(pid: u32, field: &str) -> f64 {
+/// A `Vm…:` or `Rss…:` line of /proc/PID/status in MiB (0 when absent).
+pub(crate) fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

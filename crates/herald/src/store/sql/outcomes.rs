@@ -35,28 +35,26 @@ pub async fn record(
     for (i, o) in outcomes.iter().enumerate() {
         by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
     }
-    // Endpoints with only successes here end their failure streak: one statement for all.
-    let streak_over: Vec<&str> = by_endpoint
-        .iter()
-        .filter(|(_, list)| list.iter().all(|(_, o)| o.next == NextStep::Succeeded))
-        .map(|(id, _)| *id)
-        .collect();
+    // Endpoints with only successes here end their failure streak (one statement for all);
+    // the others', in a fixed order so that two nodes lock endpoint rows alike, are worked
+    // out from their outcomes.
+    let (streak_over, failing): (Vec<_>, Vec<_>) = by_endpoint
+        .into_iter()
+        .partition(|(_, list)| list.iter().all(|(_, o)| o.next == NextStep::Succeeded));
     if !streak_over.is_empty() {
         let q = script.statement();
         q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
         let mut list = q.separated(", ");
-        for id in streak_over {
+        for (id, _) in streak_over {
             list.push_bind(id);
         }
         q.push(")");
     }
-    // The failing endpoints, in a fixed order so that two nodes lock endpoint rows alike.
-    let streaks: Vec<(&str, BatchStreak, i64)> = by_endpoint
-        .iter()
-        .filter(|(_, list)| list.iter().any(|(_, o)| o.next != NextStep::Succeeded))
+    let streaks: Vec<(&str, BatchStreak, i64)> = failing
+        .into_iter()
         .map(|(id, list)| {
             let after_ms = list[0].1.auto_disable_after_ms;
-            (*id, BatchStreak::of(list.iter().copied()), after_ms)
+            (id, BatchStreak::of(list), after_ms)
         })
         .collect();
     for (endpoint_id, streak, _) in &streaks {
