@@ -30,6 +30,8 @@ mod script;
 
 /// A prepared statement holds one statement (see `sql/script.rs`).
 const MULTI_STATEMENT: bool = false;
+/// Conflict clause of the hot multi-row writes: SQLite's only (see `sqlite/mod.rs`).
+const OR_FAIL: &str = "";
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Postgres;
 /// Its connection pool.

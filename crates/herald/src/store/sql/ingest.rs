@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use super::script::Script;
-use super::{rows, Db, Writer};
+use super::{rows, Db, Writer, OR_FAIL};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::active_endpoints::{ActiveEndpoints, ActiveList};
@@ -301,8 +301,8 @@ async fn active_endpoints(
 fn push_inserts<'a>(script: &mut Script<'a>, rows: &'a Rows) {
     for chunk in rows.events.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
-        q.push(
-            "INSERT INTO events (id, app_id, type, payload, source, subject, metadata, created_at) ",
+        q.push("INSERT ").push(OR_FAIL).push(
+            "INTO events (id, app_id, type, payload, source, subject, metadata, created_at) ",
         );
         q.push_values(chunk, |mut b, (app_id, e)| {
             b.push_bind(&e.id)
@@ -317,8 +317,8 @@ fn push_inserts<'a>(script: &mut Script<'a>, rows: &'a Rows) {
     }
     for chunk in rows.deliveries.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
-        q.push(
-            "INSERT INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
+        q.push("INSERT ").push(OR_FAIL).push(
+            "INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
         );
         q.push_values(chunk, |mut b, d| {
             b.push_bind(&d.id)

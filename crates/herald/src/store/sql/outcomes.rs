@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 
 use super::script::Script;
-use super::{Pool, Writer};
+use super::{Pool, Writer, OR_FAIL};
 use crate::store::active_endpoints::ActiveEndpoints;
 use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::*;
@@ -143,8 +143,8 @@ pub async fn record(
 fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let q = script.statement();
-        q.push(
-            "INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
+        q.push("INSERT ").push(OR_FAIL).push(
+            "INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
                 response_body, error_kind, error_message) ",
         );
         q.push_values(chunk, |mut b, o| {
@@ -167,8 +167,8 @@ fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
 /// databases); a delivery cancelled meanwhile stays cancelled unless this attempt succeeded.
 fn push_deliveries<'a>(script: &mut Script<'a>, chunk: &'a [RecordedOutcome]) {
     let q = script.statement();
-    q.push(
-        "UPDATE deliveries SET
+    q.push("UPDATE ").push(OR_FAIL).push(
+        "deliveries SET
             status = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
                 THEN 'cancelled' ELSE u.next_status END,
             next_attempt_at = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'

@@ -111,7 +111,7 @@ pub async fn claim(
             .await?
         };
         if !picked.is_empty() {
-            sqlx::query("UPDATE deliveries SET lease_until = ? WHERE seq IN (SELECT value FROM json_each(?))")
+            sqlx::query("UPDATE OR FAIL deliveries SET lease_until = ? WHERE seq IN (SELECT value FROM json_each(?))")
                 .bind(lease_until)
                 .bind(json_list(&picked)?)
                 .execute(&mut *tx)
