@@ -28,10 +28,11 @@ const CLAIM_PER_ENDPOINT: i64 = 32;
 const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How soon to claim again when work is due but the last claim could not take it.
 const DUE_RECHECK: Duration = Duration::from_millis(25);
-/// How late work scheduled for later (retries) may be claimed: those due within this much
-/// of each other go in one claim instead of one claim each (a retry schedule's jitter is
-/// ±20 %, so a few milliseconds late changes nothing for the receiver).
-const SCHEDULE_SLACK: Duration = Duration::from_millis(50);
+/// How far ahead a claim takes work scheduled for later (retries). Such jobs wait in their
+/// endpoint's slot and each starts at its own due time: one claim serves this much of the
+/// schedule, and a failing endpoint's retries come one by one, as scheduled, instead of in
+/// a burst at each claim (which delayed the other endpoints' deliveries of that moment).
+const CLAIM_AHEAD: Duration = Duration::from_millis(100);
 /// How long a claim lease outlives the attempt timeout.
 const LEASE_MARGIN_MS: i64 = 15_000;
 /// Jobs an endpoint may hold in memory, in multiples of its `max_in_flight`: deep while it
@@ -42,16 +43,19 @@ const DEPTH_SLOW: usize = 2;
 /// An attempt slower than this makes its endpoint's queue shallow until a fast one.
 const SLOW_ATTEMPT: Duration = Duration::from_millis(500);
 
-/// How long to wait for work due at `at` (ms) with the slack; `None` when it is due now
-/// (an ordered endpoint's next delivery goes at once).
+/// How long to wait for work due at `at` (ms); `None` when it is due now (an ordered
+/// endpoint's next delivery goes at once).
 fn until_due(at: i64, now: i64) -> Option<Duration> {
-    (at > now).then(|| Duration::from_millis((at - now) as u64) + SCHEDULE_SLACK)
+    (at > now).then(|| Duration::from_millis((at - now) as u64))
 }
 
 /// How long a claimed (or handed-over) delivery stays leased.
 pub fn lease_ms(config: &Config) -> i64 {
     config.attempt_timeout.as_millis() as i64 + LEASE_MARGIN_MS
 }
+
+/// A job in memory, and when its lease ends.
+type Held = (Job, i64);
 
 struct TokenBucket {
     rate: f64,
@@ -84,7 +88,10 @@ impl TokenBucket {
 }
 
 struct Slot {
-    queue: VecDeque<(Job, i64)>,
+    /// Due jobs, in the order they go.
+    queue: VecDeque<Held>,
+    /// Jobs claimed ahead of their due time, earliest first.
+    later: VecDeque<Held>,
     in_flight: usize,
     max_in_flight: usize,
     bucket: Option<TokenBucket>,
@@ -96,6 +103,7 @@ impl Slot {
     fn new() -> Self {
         Slot {
             queue: VecDeque::new(),
+            later: VecDeque::new(),
             in_flight: 0,
             max_in_flight: 16,
             bucket: None,
@@ -128,7 +136,46 @@ impl Slot {
     }
 
     fn full(&self) -> bool {
-        self.queue.len() + self.in_flight >= self.capacity()
+        self.queue.len() + self.later.len() + self.in_flight >= self.capacity()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.in_flight == 0 && self.queue.is_empty() && self.later.is_empty()
+    }
+
+    /// Queues a job, or holds it until its due time.
+    fn push(&mut self, held: Held, now: i64) {
+        if held.0.due_at <= now {
+            self.queue.push_back(held);
+        } else {
+            let at = self
+                .later
+                .partition_point(|(j, _)| j.due_at <= held.0.due_at);
+            self.later.insert(at, held);
+        }
+    }
+
+    /// Moves the held jobs that are due by `now` to the queue; returns when the next one
+    /// left is due.
+    fn release_due(&mut self, now: i64) -> Option<i64> {
+        while let Some((job, _)) = self.later.front() {
+            if job.due_at > now {
+                return Some(job.due_at);
+            }
+            if let Some(held) = self.later.pop_front() {
+                self.queue.push_back(held);
+            }
+        }
+        None
+    }
+
+    /// Every job in memory (queued or held), taken out.
+    fn drain(&mut self) -> Vec<Job> {
+        self.queue
+            .drain(..)
+            .chain(self.later.drain(..))
+            .map(|(j, _)| j)
+            .collect()
     }
 }
 
@@ -231,9 +278,9 @@ impl Dispatcher {
                 }
                 self.next_check = tokio::time::Instant::now() + self.idle_wait().await;
             }
-            let token_wait = self.dispatch();
+            let wait = self.dispatch();
             self.publish_room();
-            let until = match token_wait {
+            let until = match wait {
                 Some(t) => self.next_check.min(tokio::time::Instant::now() + t),
                 None => self.next_check,
             };
@@ -341,7 +388,7 @@ impl Dispatcher {
             slot.slow = took > SLOW_ATTEMPT;
             // A rate-limited endpoint keeps its slot: its token bucket must outlive a
             // momentarily empty queue (one small slot per such endpoint).
-            if slot.in_flight == 0 && slot.queue.is_empty() && slot.bucket.is_none() {
+            if slot.is_empty() && slot.bucket.is_none() {
                 self.slots.remove(endpoint_id);
             }
         }
@@ -365,7 +412,7 @@ impl Dispatcher {
         let Some(slot) = self.slots.get_mut(endpoint_id) else {
             return;
         };
-        let ids: Vec<String> = slot.queue.drain(..).map(|(j, _)| j.delivery_id).collect();
+        let ids: Vec<String> = slot.drain().into_iter().map(|j| j.delivery_id).collect();
         self.queued -= ids.len();
         if slot.in_flight == 0 {
             self.slots.remove(endpoint_id);
@@ -392,10 +439,18 @@ impl Dispatcher {
         let skip = self.full_endpoints();
         self.publish_full(&skip);
         let now = now_ms();
-        let lease_until = now + lease_ms(&self.config);
+        let ahead = CLAIM_AHEAD.as_millis() as i64;
+        let lease_until = now + ahead + lease_ms(&self.config);
         match self
             .store
-            .claim_due(now, lease_until, room as i64, CLAIM_PER_ENDPOINT, &skip)
+            .claim_due(
+                now,
+                now + ahead,
+                lease_until,
+                room as i64,
+                CLAIM_PER_ENDPOINT,
+                &skip,
+            )
             .await
         {
             Ok(jobs) => {
@@ -407,7 +462,7 @@ impl Dispatcher {
                         .entry(job.endpoint.id.clone())
                         .or_insert_with(Slot::new);
                     slot.configure(&job, nodes);
-                    slot.queue.push_back((job, lease_until));
+                    slot.push((job, lease_until), now);
                     self.queued += 1;
                 }
                 full
@@ -420,19 +475,25 @@ impl Dispatcher {
         }
     }
 
-    /// Starts every attempt the limits allow; returns the shortest wait for a rate token.
+    /// Starts every attempt the limits allow; returns the shortest wait for a rate token
+    /// or for a held job's due time.
     fn dispatch(&mut self) -> Option<Duration> {
-        let mut token_wait: Option<Duration> = None;
+        let mut wait: Option<Duration> = None;
+        let mut wait_at_most = |w: Duration| wait = Some(wait.map_or(w, |x| x.min(w)));
         let now = Instant::now();
+        let clock = now_ms();
         let attempt_ms = self.config.attempt_timeout.as_millis() as i64;
         for slot in self.slots.values_mut() {
+            if let Some(at) = slot.release_due(clock) {
+                wait_at_most(Duration::from_millis((at - clock) as u64));
+            }
             while self.in_flight < self.config.max_concurrency
                 && slot.in_flight < slot.max_in_flight
                 && !slot.queue.is_empty()
             {
                 if let Some(bucket) = &mut slot.bucket {
-                    if let Err(wait) = bucket.take(now) {
-                        token_wait = Some(token_wait.map_or(wait, |w| w.min(wait)));
+                    if let Err(w) = bucket.take(now) {
+                        wait_at_most(w);
                         break;
                     }
                 }
@@ -471,7 +532,7 @@ impl Dispatcher {
                 });
             }
         }
-        token_wait
+        wait
     }
 
     /// How long to sleep when nothing is startable: until the next due time, bounded.
@@ -507,7 +568,7 @@ impl Dispatcher {
         let queued: Vec<String> = self
             .slots
             .values_mut()
-            .flat_map(|s| s.queue.drain(..).map(|(j, _)| j.delivery_id))
+            .flat_map(|s| s.drain().into_iter().map(|j| j.delivery_id))
             .collect();
         if !queued.is_empty() {
             if let Err(e) = self.store.release_leases(&queued).await {
@@ -562,5 +623,45 @@ mod tests {
         let mut limited = Slot::new();
         limited.bucket = Some(TokenBucket::new(3.0));
         assert_eq!(limited.capacity(), 6);
+    }
+
+    fn due(id: &str, at: i64) -> Held {
+        let mut job =
+            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
+        job.delivery_id = id.into();
+        job.due_at = at;
+        (job, at + 60_000)
+    }
+
+    fn ids(q: &VecDeque<Held>) -> Vec<&str> {
+        q.iter().map(|(j, _)| j.delivery_id.as_str()).collect()
+    }
+
+    #[test]
+    fn jobs_claimed_ahead_wait_for_their_due_time_in_due_order() {
+        let mut slot = Slot::new();
+        slot.push(due("late", 1_080), 1_000);
+        slot.push(due("now", 1_000), 1_000);
+        slot.push(due("soon", 1_030), 1_000);
+        slot.push(due("sooner", 1_010), 1_000);
+        assert_eq!(ids(&slot.queue), ["now"]);
+        assert_eq!(ids(&slot.later), ["sooner", "soon", "late"]);
+        // Held jobs take room in memory like queued ones.
+        slot.max_in_flight = 1;
+        slot.slow = true;
+        assert!(slot.full());
+        assert!(!slot.is_empty());
+
+        assert_eq!(slot.release_due(1_009), Some(1_010));
+        assert_eq!(ids(&slot.queue), ["now"]);
+        assert_eq!(slot.release_due(1_030), Some(1_080));
+        assert_eq!(ids(&slot.queue), ["now", "sooner", "soon"]);
+        assert_eq!(slot.release_due(1_080), None);
+        assert_eq!(ids(&slot.queue), ["now", "sooner", "soon", "late"]);
+
+        slot.push(due("held", 2_000), 1_100);
+        let all: Vec<String> = slot.drain().into_iter().map(|j| j.delivery_id).collect();
+        assert_eq!(all, ["now", "sooner", "soon", "late", "held"]);
+        assert!(slot.is_empty());
     }
 }

@@ -233,12 +233,14 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, node: &str, now: i64) -> Result<i64>;
     /// Wakes `wake` whenever another process makes work due (no-op for a single process).
     async fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()>;
-    /// Claims up to `limit` due deliveries (at most `per_endpoint` of one endpoint),
-    /// leasing them until `lease_until`, skipping the endpoints in `skip` and respecting
-    /// `ordered` endpoints.
+    /// Claims up to `limit` deliveries due by `due_by` (at most `per_endpoint` of one
+    /// endpoint), leasing them until `lease_until`, skipping the endpoints in `skip` and
+    /// respecting `ordered` endpoints. `now` decides which leases have lapsed.
+    #[allow(clippy::too_many_arguments)]
     async fn claim_due(
         &self,
         now: i64,
+        due_by: i64,
         lease_until: i64,
         limit: i64,
         per_endpoint: i64,

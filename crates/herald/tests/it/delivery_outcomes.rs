@@ -87,6 +87,64 @@ async fn retries_follow_the_schedule_and_record_attempts() {
     assert!(p2["next_cursor"].is_null());
 }
 
+/// Retries are claimed a little ahead of their due time and wait for it in memory: none
+/// may start before the time stored for it.
+#[tokio::test]
+async fn retries_claimed_ahead_start_no_earlier_than_due() {
+    const N: usize = 20;
+    let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1s")]).await;
+    let rx = Receiver::start().await;
+    rx.script("/due", vec![Reply::status(500); N], Reply::status(204));
+    let app = h.app().await;
+    h.endpoint(&app, &rx.url("/due"), json!({})).await;
+    let mut dels = Vec::new();
+    for i in 0..N {
+        let ev = h.send(&app, "a.b", json!({ "i": i })).await;
+        dels.push(ev["deliveries"][0]["id"].as_str().unwrap().to_string());
+    }
+    // Each retry's due time as stored once the first attempt failed (jitter spreads them
+    // over 0.8-1.2 s, so one claim takes several ahead of their time).
+    let mut due = std::collections::HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for del in &dels {
+        loop {
+            let d = h.delivery(&app, del).await;
+            if d["attempts"] == 1 {
+                if let Some(at) = d["next_attempt_at"].as_str() {
+                    let t = time::OffsetDateTime::parse(
+                        at,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .unwrap();
+                    due.insert(del.clone(), (t.unix_timestamp_nanos() / 1_000_000) as i64);
+                    break;
+                }
+            }
+            assert!(d["attempts"] == 0 && Instant::now() < deadline, "{d}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+    let got = rx.wait("/due", 2 * N, Duration::from_secs(15)).await;
+    let retries: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.header("herald-attempt") == "2")
+        .collect();
+    assert_eq!(retries.len(), N);
+    for r in retries {
+        let at = due[&r.header("herald-delivery-id")];
+        assert!(
+            r.wall_ms >= at,
+            "a retry started {} ms before its due time",
+            at - r.wall_ms
+        );
+        assert!(
+            r.wall_ms - at < 2_000,
+            "a retry came {} ms late",
+            r.wall_ms - at
+        );
+    }
+}
+
 #[tokio::test]
 async fn retry_after_is_a_floor_and_exhaustion_fails_then_manual_retry() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "200ms,200ms")]).await;

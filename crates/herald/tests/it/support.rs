@@ -461,6 +461,8 @@ pub struct Received {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub at: Instant,
+    /// The same moment on the wall clock (unix ms), to compare with Herald's timestamps.
+    pub wall_ms: i64,
 }
 
 impl Received {
@@ -547,6 +549,10 @@ async fn receive(
         headers,
         body,
         at: Instant::now(),
+        wall_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
     });
     st.notify.notify_waiters();
     let reply = {

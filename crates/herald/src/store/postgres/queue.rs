@@ -76,9 +76,12 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     Ok(n + stale.len() as u64)
 }
 
+/// `now` decides which leases have lapsed; `due_by`, which deliveries are due.
+#[allow(clippy::too_many_arguments)]
 pub async fn claim(
     pool: &PgPool,
     now: i64,
+    due_by: i64,
     lease_until: i64,
     limit: i64,
     per_endpoint: i64,
@@ -91,7 +94,7 @@ pub async fn claim(
          WHERE next_due_at <= $1 AND status = 'active' AND NOT (id = ANY($2))
          ORDER BY next_due_at LIMIT $3 FOR UPDATE SKIP LOCKED",
     )
-    .bind(now)
+    .bind(due_by)
     .bind(&skip)
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -106,9 +109,10 @@ pub async fn claim(
             sqlx::query_scalar(
                 "SELECT seq FROM (SELECT seq, next_attempt_at, lease_until FROM deliveries
                    WHERE endpoint_id = $1 AND status = 'pending' ORDER BY seq LIMIT 1) head
-                 WHERE next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $2)",
+                 WHERE next_attempt_at <= $2 AND (lease_until IS NULL OR lease_until < $3)",
             )
             .bind(endpoint_id)
+            .bind(due_by)
             .bind(now)
             .fetch_all(&mut *tx)
             .await?
@@ -116,12 +120,13 @@ pub async fn claim(
             sqlx::query_scalar(
                 "SELECT seq FROM deliveries
                  WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at <= $2
-                   AND (lease_until IS NULL OR lease_until < $2)
+                   AND (lease_until IS NULL OR lease_until < $4)
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED",
             )
             .bind(endpoint_id)
-            .bind(now)
+            .bind(due_by)
             .bind(room)
+            .bind(now)
             .fetch_all(&mut *tx)
             .await?
         };

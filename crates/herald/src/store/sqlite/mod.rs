@@ -353,13 +353,14 @@ impl Store for SqliteStore {
     }
     async fn claim_due(
         &self,
-        now: i64,
+        _now: i64,
+        due_by: i64,
         lease_until: i64,
         limit: i64,
         per_endpoint: i64,
         skip: &HashSet<String>,
     ) -> Result<Vec<Job>> {
-        queue::claim(&self.write, now, lease_until, limit, per_endpoint, skip).await
+        queue::claim(&self.write, due_by, lease_until, limit, per_endpoint, skip).await
     }
     async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
         outcomes::next_due_at(&self.read, skip).await

@@ -58,9 +58,10 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
     Ok(n)
 }
 
+/// Leases here never lapse by the clock (the reaper clears them): only `due_by` counts.
 pub async fn claim(
     w: &Writer,
-    now: i64,
+    due_by: i64,
     lease_until: i64,
     limit: i64,
     per_endpoint: i64,
@@ -77,7 +78,7 @@ pub async fn claim(
          WHERE next_due_at <= ? AND status = 'active' AND id NOT IN (SELECT value FROM json_each(?))
          ORDER BY next_due_at LIMIT ?",
     )
-    .bind(now)
+    .bind(due_by)
     .bind(&skip_json)
     .bind(limit)
     .fetch_all(&mut *tx)
@@ -95,7 +96,7 @@ pub async fn claim(
                  WHERE next_attempt_at <= ? AND lease_until IS NULL",
             )
             .bind(endpoint_id)
-            .bind(now)
+            .bind(due_by)
             .fetch_all(&mut *tx)
             .await?
         } else {
@@ -105,7 +106,7 @@ pub async fn claim(
                  ORDER BY next_attempt_at LIMIT ?",
             )
             .bind(endpoint_id)
-            .bind(now)
+            .bind(due_by)
             .bind(room)
             .fetch_all(&mut *tx)
             .await?
