@@ -102,6 +102,8 @@ pub fn table(r: &BenchResult) -> String {
                 r.sick_requests.unwrap_or(0)
             ),
         ));
+        rows.push(("accept, alone", ms(&r.accept_alone_ms)));
+        rows.push(("accept, beside sick", ms(&r.accept_with_sick_ms)));
     }
     if r.drain_rate.is_some() {
         rows.push((

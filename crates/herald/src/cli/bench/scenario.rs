@@ -55,6 +55,9 @@ pub struct BenchResult {
     pub healthy_e2e_alone_ms: Option<Percentiles>,
     pub healthy_e2e_with_sick_ms: Option<Percentiles>,
     pub p99_ratio_with_sick: Option<f64>,
+    /// Accept latency of each phase: tells a slower ingest from a slower delivery.
+    pub accept_alone_ms: Option<Percentiles>,
+    pub accept_with_sick_ms: Option<Percentiles>,
     pub sick_requests: Option<u64>,
     // backlog
     pub rss_before_backlog_mb: Option<f64>,
@@ -285,6 +288,8 @@ async fn isolation(
     if let (Some(a), Some(b)) = (r.healthy_e2e_alone_ms, r.healthy_e2e_with_sick_ms) {
         r.p99_ratio_with_sick = Some(b.p99 / a.p99.max(1e-9));
     }
+    r.accept_alone_ms = Percentiles::of(out.latency_us.clone());
+    r.accept_with_sick_ms = Percentiles::of(second.latency_us.clone());
     out.accepted.extend(second.accepted);
     out.latency_us.extend(second.latency_us);
     out.failed += second.failed;
