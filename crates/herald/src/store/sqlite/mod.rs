@@ -360,7 +360,16 @@ impl Store for SqliteStore {
         per_endpoint: i64,
         skip: &HashSet<String>,
     ) -> Result<Vec<Job>> {
-        queue::claim(&self.write, due_by, lease_until, limit, per_endpoint, skip).await
+        queue::claim(
+            &self.write,
+            &self.read,
+            due_by,
+            lease_until,
+            limit,
+            per_endpoint,
+            skip,
+        )
+        .await
     }
     async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
         outcomes::next_due_at(&self.read, skip).await
