@@ -19,6 +19,8 @@ pub struct Script<'a> {
     statements: usize,
     /// Built to be committed on its own: on SQLite the first statement is `BEGIN`.
     pub(super) transaction: bool,
+    /// Its SQL is the same every time, whatever its arguments: worth keeping prepared.
+    pub(super) fixed: bool,
 }
 
 impl<'a> Script<'a> {
@@ -29,6 +31,14 @@ impl<'a> Script<'a> {
             transaction: true,
             ..Script::default()
         }
+    }
+
+    /// Marks the script's SQL as the same at every call (only its arguments change), so
+    /// that its prepared form is kept however long it is.
+    #[allow(dead_code)] // used by the SQLite store only
+    pub fn fixed(mut self) -> Self {
+        self.fixed = true;
+        self
     }
 
     /// Starts the next statement; push its SQL and arguments to the builder returned (with

@@ -141,7 +141,7 @@ pub async fn claim(
         json_list(&ordered)?,
         json_list(&endpoint_ids)?,
     );
-    let mut script = Script::transaction();
+    let mut script = Script::transaction().fixed();
     for (seqs, head_only) in [(&unordered, false), (&ordered, true)] {
         let q = script.statement();
         q.push("UPDATE OR FAIL deliveries SET lease_until = ")
