@@ -32,6 +32,8 @@ mod script;
 const MULTI_STATEMENT: bool = false;
 /// Conflict clause of the hot multi-row writes: SQLite's only (see `sqlite/mod.rs`).
 const OR_FAIL: &str = "";
+/// Many rows' values go in a VALUES list (see `sqlite/mod.rs` for the other way).
+const JSON_ROWS: bool = false;
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Postgres;
 /// Its connection pool.

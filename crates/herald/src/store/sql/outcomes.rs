@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 
 use super::script::Script;
-use super::{Pool, Writer, OR_FAIL};
+use super::{Pool, Writer, JSON_ROWS, OR_FAIL};
 use crate::store::active_endpoints::ActiveEndpoints;
 use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::*;
@@ -28,9 +28,7 @@ pub async fn record(
     // in order (`failure_streak`), its stored start read back with `RETURNING`.
     let mut script = Script::transaction();
     push_attempts(&mut script, outcomes);
-    for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
-        push_deliveries(&mut script, chunk);
-    }
+    push_deliveries(&mut script, outcomes);
     let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
@@ -141,12 +139,42 @@ pub async fn record(
 }
 
 fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+    const COLUMNS: &str = "INTO attempts (id, delivery_id, number, started_at, duration_ms,
+        status_code, response_body, error_kind, error_message) ";
+    if JSON_ROWS {
+        let rows: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|o| {
+                let a = &o.attempt;
+                serde_json::json!([
+                    a.id,
+                    a.delivery_id,
+                    a.number,
+                    a.started_at,
+                    a.duration_ms,
+                    a.status_code,
+                    a.response_body,
+                    a.error_kind,
+                    a.error_message
+                ])
+            })
+            .collect();
+        script
+            .statement()
+            .push("INSERT ")
+            .push(OR_FAIL)
+            .push(COLUMNS)
+            .push(
+                "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
+                    value->>6, value->>7, value->>8 FROM json_each(",
+            )
+            .push_bind(serde_json::Value::Array(rows).to_string())
+            .push(")");
+        return;
+    }
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let q = script.statement();
-        q.push("INSERT ").push(OR_FAIL).push(
-            "INTO attempts (id, delivery_id, number, started_at, duration_ms, status_code,
-                response_body, error_kind, error_message) ",
-        );
+        q.push("INSERT ").push(OR_FAIL).push(COLUMNS);
         q.push_values(chunk, |mut b, o| {
             let a = &o.attempt;
             b.push_bind(&a.id)
@@ -162,45 +190,81 @@ fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
     }
 }
 
-/// One statement for many attempts: each delivery's next state (succeeded, pending until
-/// its retry, or failed) from a VALUES list (column names `column1`… and CASTs work on both
-/// databases); a delivery cancelled meanwhile stays cancelled unless this attempt succeeded.
-fn push_deliveries<'a>(script: &mut Script<'a>, chunk: &'a [RecordedOutcome]) {
-    let q = script.statement();
-    q.push("UPDATE ").push(OR_FAIL).push(
-        "deliveries SET
+/// A delivery's next status and retry time after an attempt.
+fn next_state(o: &RecordedOutcome) -> (&'static str, Option<i64>) {
+    match o.next {
+        NextStep::Succeeded => ("succeeded", None),
+        NextStep::RetryAt(t) => ("pending", Some(t)),
+        NextStep::Failed | NextStep::Gone => ("failed", None),
+    }
+}
+
+/// Each delivery's next state (succeeded, pending until its retry, or failed), for many
+/// attempts in one statement, from a VALUES list (column names `column1`… and CASTs work on
+/// both databases) or, on SQLite, from one JSON argument (the same SQL for any number of
+/// rows, so it stays prepared); a delivery cancelled meanwhile stays cancelled unless this
+/// attempt succeeded.
+fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+    const SET: &str = "deliveries SET
             status = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
                 THEN 'cancelled' ELSE u.next_status END,
             next_attempt_at = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
                 THEN NULL ELSE u.next_at END,
             attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
-            lease_until = NULL
-         FROM (SELECT column1 AS id, column2 AS next_status, column3 AS next_at,
+            lease_until = NULL ";
+    if JSON_ROWS {
+        let rows: Vec<serde_json::Value> = outcomes
+            .iter()
+            .map(|o| {
+                let (status, next_at) = next_state(o);
+                serde_json::json!([
+                    o.attempt.delivery_id,
+                    status,
+                    next_at,
+                    o.attempt.started_at,
+                    o.attempt.status_code
+                ])
+            })
+            .collect();
+        script
+            .statement()
+            .push("UPDATE ")
+            .push(OR_FAIL)
+            .push(SET)
+            .push(
+                "FROM (SELECT value->>0 AS id, value->>1 AS next_status, value->>2 AS next_at,
+                    value->>3 AS started, value->>4 AS code FROM json_each(",
+            )
+            .push_bind(serde_json::Value::Array(rows).to_string())
+            .push(")) AS u WHERE deliveries.id = u.id");
+        return;
+    }
+    for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
+        let q = script.statement();
+        q.push("UPDATE ").push(OR_FAIL).push(SET).push(
+            "FROM (SELECT column1 AS id, column2 AS next_status, column3 AS next_at,
                       column4 AS started, column5 AS code FROM (",
-    );
-    q.push_values(chunk, |mut b, o| {
-        let (status, next_at) = match o.next {
-            NextStep::Succeeded => ("succeeded", None),
-            NextStep::RetryAt(t) => ("pending", Some(t)),
-            NextStep::Failed | NextStep::Gone => ("failed", None),
-        };
-        b.push("CAST(")
-            .push_bind_unseparated(&o.attempt.delivery_id)
-            .push_unseparated(" AS TEXT)")
-            .push("CAST(")
-            .push_bind_unseparated(status)
-            .push_unseparated(" AS TEXT)")
-            .push("CAST(")
-            .push_bind_unseparated(next_at)
-            .push_unseparated(" AS BIGINT)")
-            .push("CAST(")
-            .push_bind_unseparated(o.attempt.started_at)
-            .push_unseparated(" AS BIGINT)")
-            .push("CAST(")
-            .push_bind_unseparated(o.attempt.status_code)
-            .push_unseparated(" AS BIGINT)");
-    });
-    q.push(") AS v) AS u WHERE deliveries.id = u.id");
+        );
+        q.push_values(chunk, |mut b, o| {
+            let (status, next_at) = next_state(o);
+            b.push("CAST(")
+                .push_bind_unseparated(&o.attempt.delivery_id)
+                .push_unseparated(" AS TEXT)")
+                .push("CAST(")
+                .push_bind_unseparated(status)
+                .push_unseparated(" AS TEXT)")
+                .push("CAST(")
+                .push_bind_unseparated(next_at)
+                .push_unseparated(" AS BIGINT)")
+                .push("CAST(")
+                .push_bind_unseparated(o.attempt.started_at)
+                .push_unseparated(" AS BIGINT)")
+                .push("CAST(")
+                .push_bind_unseparated(o.attempt.status_code)
+                .push_unseparated(" AS BIGINT)");
+        });
+        q.push(") AS v) AS u WHERE deliveries.id = u.id");
+    }
 }
 
 /// The earliest due hint of active endpoints not in `skip`: the first of the earliest

@@ -39,6 +39,9 @@ const MULTI_STATEMENT: bool = true;
 /// CPU. A failed statement fails its whole script, which is rolled back anyway, so FAIL
 /// (keep the statement's partial changes until that rollback) needs no journal.
 const OR_FAIL: &str = "OR FAIL ";
+/// Many rows' values go in one JSON argument read with `json_each`: the statement's SQL is
+/// then the same for any number of rows, so it is parsed once and stays prepared.
+const JSON_ROWS: bool = true;
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Sqlite;
 /// Its connection pool (readers).
