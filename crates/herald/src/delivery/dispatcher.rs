@@ -18,7 +18,7 @@ use super::attempt::Sender;
 use super::recorder::{Finished, Recorded};
 use super::request;
 use crate::config::Config;
-use crate::store::{Job, Store};
+use crate::store::{Claim, Job, Store};
 use crate::timefmt::now_ms;
 
 /// Most rows claimed in one go, and of one endpoint.
@@ -443,14 +443,14 @@ impl Dispatcher {
         let lease_until = now + ahead + lease_ms(&self.config);
         match self
             .store
-            .claim_due(
+            .claim_due(&Claim {
                 now,
-                now + ahead,
+                due_by: now + ahead,
                 lease_until,
-                room as i64,
-                CLAIM_PER_ENDPOINT,
-                &skip,
-            )
+                limit: room as i64,
+                per_endpoint: CLAIM_PER_ENDPOINT,
+                skip: &skip,
+            })
             .await
         {
             Ok(jobs) => {

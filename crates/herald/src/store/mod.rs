@@ -153,6 +153,21 @@ pub struct Page<T> {
 }
 
 /// Everything Herald keeps. Implementations must make each method atomic.
+/// What the dispatcher asks of a claim.
+pub struct Claim<'a> {
+    /// Decides which leases have lapsed.
+    pub now: i64,
+    /// Deliveries due by then are taken.
+    pub due_by: i64,
+    /// The lease of those taken.
+    pub lease_until: i64,
+    /// At most this many, and this many of one endpoint.
+    pub limit: i64,
+    pub per_endpoint: i64,
+    /// Endpoints left out (their slots are full).
+    pub skip: &'a HashSet<String>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// True once migrations ran and the database answers.
@@ -233,19 +248,8 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, node: &str, now: i64) -> Result<i64>;
     /// Wakes `wake` whenever another process makes work due (no-op for a single process).
     async fn listen(&self, wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()>;
-    /// Claims up to `limit` deliveries due by `due_by` (at most `per_endpoint` of one
-    /// endpoint), leasing them until `lease_until`, skipping the endpoints in `skip` and
-    /// respecting `ordered` endpoints. `now` decides which leases have lapsed.
-    #[allow(clippy::too_many_arguments)]
-    async fn claim_due(
-        &self,
-        now: i64,
-        due_by: i64,
-        lease_until: i64,
-        limit: i64,
-        per_endpoint: i64,
-        skip: &HashSet<String>,
-    ) -> Result<Vec<Job>>;
+    /// Claims the deliveries `claim` asks for, respecting `ordered` endpoints.
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Job>>;
     /// The earliest due time of pending, unleased deliveries of active endpoints, leaving
     /// out the endpoints in `skip`.
     async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>>;

@@ -250,25 +250,8 @@ impl Store for PgStore {
         });
         Ok(())
     }
-    async fn claim_due(
-        &self,
-        now: i64,
-        due_by: i64,
-        lease_until: i64,
-        limit: i64,
-        per_endpoint: i64,
-        skip: &HashSet<String>,
-    ) -> Result<Vec<Job>> {
-        queue::claim(
-            &self.pool,
-            now,
-            due_by,
-            lease_until,
-            limit,
-            per_endpoint,
-            skip,
-        )
-        .await
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
+        queue::claim(&self.pool, claim).await
     }
     async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
         outcomes::next_due_at(&self.pool, skip).await

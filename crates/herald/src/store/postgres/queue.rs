@@ -76,17 +76,15 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     Ok(n + stale.len() as u64)
 }
 
-/// `now` decides which leases have lapsed; `due_by`, which deliveries are due.
-#[allow(clippy::too_many_arguments)]
-pub async fn claim(
-    pool: &PgPool,
-    now: i64,
-    due_by: i64,
-    lease_until: i64,
-    limit: i64,
-    per_endpoint: i64,
-    skip: &HashSet<String>,
-) -> Result<Vec<Job>> {
+pub async fn claim(pool: &PgPool, claim: &Claim<'_>) -> Result<Vec<Job>> {
+    let &Claim {
+        now,
+        due_by,
+        lease_until,
+        limit,
+        per_endpoint,
+        skip,
+    } = claim;
     let skip: Vec<String> = skip.iter().cloned().collect();
     let mut tx = pool.begin().await?;
     let candidates: Vec<(String, bool)> = sqlx::query_as(

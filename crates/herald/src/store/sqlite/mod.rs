@@ -354,25 +354,8 @@ impl Store for SqliteStore {
     async fn listen(&self, _wake: std::sync::Arc<tokio::sync::Notify>) -> Result<()> {
         Ok(())
     }
-    async fn claim_due(
-        &self,
-        _now: i64,
-        due_by: i64,
-        lease_until: i64,
-        limit: i64,
-        per_endpoint: i64,
-        skip: &HashSet<String>,
-    ) -> Result<Vec<Job>> {
-        queue::claim(
-            &self.write,
-            &self.read,
-            due_by,
-            lease_until,
-            limit,
-            per_endpoint,
-            skip,
-        )
-        .await
+    async fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Job>> {
+        queue::claim(&self.write, &self.read, claim).await
     }
     async fn next_due_at(&self, skip: &HashSet<String>) -> Result<Option<i64>> {
         outcomes::next_due_at(&self.read, skip).await

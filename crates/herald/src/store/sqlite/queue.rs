@@ -68,15 +68,15 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
 /// ingest beside it. The reader's snapshot may be a moment old, so the lease re-checks
 /// each row: still pending, due, unleased, its endpoint active, and for an ordered
 /// endpoint still the oldest pending one.
-pub async fn claim(
-    w: &Writer,
-    read: &Pool,
-    due_by: i64,
-    lease_until: i64,
-    limit: i64,
-    per_endpoint: i64,
-    skip: &HashSet<String>,
-) -> Result<Vec<Job>> {
+pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job>> {
+    let &Claim {
+        due_by,
+        lease_until,
+        limit,
+        per_endpoint,
+        skip,
+        ..
+    } = claim;
     let skip_json = json_list(&skip.iter().collect::<Vec<_>>())?;
     // A barrier: an ingest group that still saw an endpoint of the dispatcher's as full
     // (read with the writer held) has committed the deliveries it left for this claim
