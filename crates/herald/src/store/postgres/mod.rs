@@ -97,7 +97,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        let ingest = ingest::GroupCommit::start(Arc::new(pool.clone()), None);
+        let ingest = ingest::GroupCommit::start(Arc::new(pool.clone()), None, None);
         Ok(PgStore { pool, ingest })
     }
 }

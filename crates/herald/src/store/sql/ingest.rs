@@ -11,6 +11,7 @@ use super::{rows, Db, Writer, OR_FAIL};
 use crate::domain::filter_matches;
 use crate::ids::{new_id, Kind};
 use crate::store::active_endpoints::{ActiveEndpoints, ActiveList};
+use crate::store::carpool::Carpool;
 use crate::store::*;
 use bytes::Bytes;
 
@@ -43,10 +44,19 @@ const GROUP_MAX_BYTES: usize = 64 * 1024;
 /// Rows per multi-row INSERT (SQLite allows 32766 bound parameters).
 const ROWS_PER_INSERT: usize = 400;
 
+/// Outcome batches that ride in a group's transaction (see `store::carpool`), and what their
+/// statements returned.
+pub type OutcomeCarpool = Carpool<Vec<RecordedOutcome>, Vec<<Db as sqlx::Database>::Row>>;
+
 impl GroupCommit {
     /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
     /// writer connection (see `store::active_endpoints`); `None` reads them every group.
-    pub fn start(writer: Arc<Writer>, active: Option<Arc<ActiveEndpoints>>) -> GroupCommit {
+    /// `carpool`: outcome batches a group takes into its transaction (one writer too).
+    pub fn start(
+        writer: Arc<Writer>,
+        active: Option<Arc<ActiveEndpoints>>,
+        carpool: Option<Arc<OutcomeCarpool>>,
+    ) -> GroupCommit {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
         let handoff: Arc<OnceLock<Handoff>> = Arc::new(OnceLock::new());
         let h = handoff.clone();
@@ -64,7 +74,14 @@ impl GroupCommit {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = write_group(&writer, &mut group, h.get(), active.as_deref()).await;
+                let written = write_group(
+                    &writer,
+                    &mut group,
+                    h.get(),
+                    active.as_deref(),
+                    carpool.as_deref(),
+                )
+                .await;
                 metrics::histogram!("herald_ingest_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match written {
@@ -139,9 +156,10 @@ async fn write_group(
     group: &mut [IngestJob],
     handoff: Option<&Handoff>,
     active: Option<&ActiveEndpoints>,
+    carpool: Option<&OutcomeCarpool>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut jobs = Vec::new();
-    match write_planned(w, group, handoff, active, &mut jobs).await {
+    match write_planned(w, group, handoff, active, carpool, &mut jobs).await {
         Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
@@ -160,6 +178,7 @@ async fn write_planned(
     group: &mut [IngestJob],
     handoff: Option<&Handoff>,
     active: Option<&ActiveEndpoints>,
+    carpool: Option<&OutcomeCarpool>,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Result<(Vec<Vec<IngestResult>>, bool)> {
     let mut conn = super::lock_writer(w).await?;
@@ -170,7 +189,18 @@ async fn write_planned(
         kept_fan_out(group, active).map(|lists| plan_kept(group, &lists, handoff, &mut rows, jobs));
     let out = match planned {
         Some(out) => {
-            // Nothing to read: on SQLite the commit is the only round trip.
+            // Nothing to read: on SQLite the commit is the only round trip. A waiting outcome
+            // batch comes along; should that transaction fail, the group is written alone
+            // (a batch's fault must not fail an ingest) and the batch goes back.
+            if let Some(ride) = carpool.and_then(Carpool::take) {
+                let mut script = Script::transaction();
+                push_rows(&mut script, &rows);
+                super::outcomes::push_batch(&mut script, &ride.load);
+                if let Ok(returned) = super::commit_script(&mut conn, script).await {
+                    ride.arrived(returned);
+                    return Ok((out, rows.wake));
+                }
+            }
             let mut script = Script::transaction();
             push_rows(&mut script, &rows);
             super::commit_script(&mut conn, script).await?;

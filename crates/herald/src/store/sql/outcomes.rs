@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use sqlx::Row;
 
 use super::script::Script;
-use super::{Pool, Writer, JSON_ROWS, OR_FAIL};
+use super::{Db, Pool, WriteConn, Writer, JSON_ROWS, OR_FAIL};
 use crate::store::active_endpoints::ActiveEndpoints;
 use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::*;
@@ -22,39 +22,70 @@ pub async fn record(
     active: Option<&ActiveEndpoints>,
 ) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
-    // The whole batch is one script (on SQLite one query): every delivery's new state in a
-    // few multi-row statements (a delivery has one attempt at a time, so one row each), and
-    // the failure streak of each endpoint with a failure here worked out from its outcomes
-    // in order (`failure_streak`), its stored start read back with `RETURNING`.
     let mut script = Script::transaction();
-    push_attempts(&mut script, outcomes);
-    push_deliveries(&mut script, outcomes);
+    push_batch(&mut script, outcomes);
+    let returned = super::commit_script(&mut conn, script).await?;
+    let disable = disables(outcomes, &returned)?;
+    apply_disables(&mut conn, outcomes, disable, active).await
+}
+
+/// After `outcomes` were committed in another transaction (an ingest's, see
+/// `store::carpool`) that returned `returned`: the auto-disables they call for.
+#[allow(dead_code)] // the SQLite store only
+pub async fn settle_carried(
+    w: &Writer,
+    outcomes: &[RecordedOutcome],
+    returned: &[<Db as sqlx::Database>::Row],
+    active: Option<&ActiveEndpoints>,
+) -> Result<Vec<EndpointChange>> {
+    let disable = disables(outcomes, returned)?;
+    if disable.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conn = super::lock_writer(w).await?;
+    apply_disables(&mut conn, outcomes, disable, active).await
+}
+
+/// Each endpoint with a failure in the batch, its streak worked out from the batch's
+/// outcomes in order, and its auto-disable period; in a fixed order, so that two nodes lock
+/// endpoint rows alike.
+fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Vec<(&str, BatchStreak, i64)>) {
     let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
     }
-    // Endpoints with only successes here end their failure streak (one statement for all);
-    // the others', in a fixed order so that two nodes lock endpoint rows alike, are worked
-    // out from their outcomes.
     let (streak_over, failing): (Vec<_>, Vec<_>) = by_endpoint
         .into_iter()
         .partition(|(_, list)| list.iter().all(|(_, o)| o.next == NextStep::Succeeded));
-    if !streak_over.is_empty() {
-        let q = script.statement();
-        q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
-        let mut list = q.separated(", ");
-        for (id, _) in streak_over {
-            list.push_bind(id);
-        }
-        q.push(")");
-    }
-    let streaks: Vec<(&str, BatchStreak, i64)> = failing
+    let streaks = failing
         .into_iter()
         .map(|(id, list)| {
             let after_ms = list[0].1.auto_disable_after_ms;
             (id, BatchStreak::of(list), after_ms)
         })
         .collect();
+    (streak_over.into_iter().map(|(id, _)| id).collect(), streaks)
+}
+
+/// The batch's statements, for a transaction of its own or riding in another one. Every
+/// delivery's new state in a few multi-row statements (a delivery has one attempt at a time,
+/// so one row each), and the failure streak of each endpoint with a failure here, its stored
+/// start read back with `RETURNING` (the only rows the statements return).
+pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+    push_attempts(script, outcomes);
+    push_deliveries(script, outcomes);
+    // Endpoints with only successes here end their failure streak (one statement for all);
+    // the others' are worked out from their outcomes.
+    let (streak_over, streaks) = streaks(outcomes);
+    if !streak_over.is_empty() {
+        let q = script.statement();
+        q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
+        let mut list = q.separated(", ");
+        for id in streak_over {
+            list.push_bind(id);
+        }
+        q.push(")");
+    }
     for (endpoint_id, streak, _) in &streaks {
         if let Some(first) = streak.opening_start() {
             script
@@ -85,33 +116,49 @@ pub async fn record(
         .map(|o| o.endpoint_id.as_str())
         .collect();
     for ep in touched {
-        super::due_hints::push_refresh(&mut script, ep);
+        super::due_hints::push_refresh(script, ep);
     }
     // Only a retry makes new work due for other processes; after a success this process's
     // own engine claims an ordered endpoint's next delivery.
     if !streaks.is_empty() {
-        super::queue::push_notify(&mut script);
+        super::queue::push_notify(script);
     }
-    let returned = super::commit_script(&mut conn, script).await?;
+}
+
+/// The endpoints the batch's failure streaks disable, from the streak starts its committed
+/// statements returned.
+fn disables<'a>(
+    outcomes: &'a [RecordedOutcome],
+    returned: &[<Db as sqlx::Database>::Row],
+) -> Result<Vec<(&'a str, Disable)>> {
     let mut stored_start: HashMap<String, Option<i64>> = HashMap::new();
     for row in returned {
         stored_start.insert(row.try_get(0)?, row.try_get(1)?);
     }
-    let disable: Vec<(&str, Disable)> = streaks
-        .iter()
+    Ok(streaks(outcomes)
+        .1
+        .into_iter()
         .filter_map(|(endpoint_id, streak, after_ms)| {
-            let stored = stored_start.get(*endpoint_id).copied().flatten();
-            Some((*endpoint_id, streak.disable(stored, *after_ms)?))
+            let stored = stored_start.get(endpoint_id).copied().flatten();
+            Some((endpoint_id, streak.disable(stored, after_ms)?))
         })
-        .collect();
+        .collect())
+}
+
+/// Rare, and a transaction of its own: should the process stop before it, the streak is
+/// stored and the endpoint's next failure disables it. Only this changes an endpoint's
+/// status, so only this is marked as such a write.
+async fn apply_disables(
+    conn: &mut WriteConn<'_>,
+    outcomes: &[RecordedOutcome],
+    disable: Vec<(&str, Disable)>,
+    active: Option<&ActiveEndpoints>,
+) -> Result<Vec<EndpointChange>> {
     if disable.is_empty() {
         return Ok(Vec::new());
     }
-    // Rare, and a transaction of its own (the writer still held): should the process stop
-    // in between, the streak is stored and the endpoint's next failure disables it. Only
-    // this changes an endpoint's status, so only this is marked as such a write.
     let writing = active.map(|a| a.writing());
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
     let mut changes = Vec::new();
     for (endpoint_id, d) in disable {
         let n = sqlx::query(

@@ -42,6 +42,9 @@ const OR_FAIL: &str = "OR FAIL ";
 /// Many rows' values go in one JSON argument read with `json_each`: the statement's SQL is
 /// then the same for any number of rows, so it is parsed once and stays prepared.
 const JSON_ROWS: bool = true;
+/// How long an outcome batch waits for an ingest to carry it (`store::carpool`) before it
+/// is written on its own: about the gap between two events at a few hundred a second.
+const RIDE_PATIENCE: Duration = Duration::from_millis(10);
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Sqlite;
 /// Its connection pool (readers).
@@ -93,6 +96,10 @@ pub struct SqliteStore {
     /// Each app's active endpoints for ingest; every write that may change them is
     /// bracketed with `active.writing()`.
     active: std::sync::Arc<ActiveEndpoints>,
+    /// Outcome batches waiting to ride in the next ingest's transaction, and how long each
+    /// waits for one ([`RIDE_PATIENCE`]).
+    carpool: std::sync::Arc<ingest::OutcomeCarpool>,
+    ride_patience: Duration,
 }
 
 impl SqliteStore {
@@ -157,9 +164,16 @@ impl SqliteStore {
             )
             .await?;
         let active = std::sync::Arc::new(ActiveEndpoints::default());
+        let carpool = std::sync::Arc::new(ingest::OutcomeCarpool::default());
         Ok(SqliteStore {
-            ingest: ingest::GroupCommit::start(write.clone(), Some(active.clone())),
+            ingest: ingest::GroupCommit::start(
+                write.clone(),
+                Some(active.clone()),
+                Some(carpool.clone()),
+            ),
             active,
+            carpool,
+            ride_patience: RIDE_PATIENCE,
             write,
             read,
             _lock: std::sync::Arc::new(lock),
@@ -361,6 +375,22 @@ impl Store for SqliteStore {
         outcomes::next_due_at(&self.read, skip).await
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
+        // An ordered endpoint's next delivery waits for this record: no waiting for a ride.
+        if !outcomes.iter().any(|o| o.ordered) {
+            let ride = self
+                .carpool
+                .ride(outcomes.to_vec(), self.ride_patience)
+                .await;
+            if let Some(returned) = ride {
+                return outcomes::settle_carried(
+                    &self.write,
+                    outcomes,
+                    &returned,
+                    Some(&self.active),
+                )
+                .await;
+            }
+        }
         outcomes::record(&self.write, outcomes, Some(&self.active)).await
     }
     async fn release_leases(&self, delivery_ids: &[String]) -> Result<()> {
@@ -422,5 +452,139 @@ pub(crate) fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
     Page {
         items: items.into_iter().map(|(_, t)| t).collect(),
         next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::delivery::request::tests::job;
+
+    const APP: &str = "app_1";
+
+    /// A store with one app and one endpoint (`ep_1`); outcome batches wait up to a minute
+    /// for a ride, so one recorded within seconds of an ingest was carried by it.
+    async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
+        let mut store = SqliteStore::open(dir.path(), false).await.unwrap();
+        store.ride_patience = Duration::from_secs(60);
+        let app = App {
+            id: APP.into(),
+            uid: None,
+            name: "a".into(),
+            metadata: serde_json::json!({}),
+            created_at: 0,
+            updated_at: 0,
+        };
+        store.insert_app(&app).await.unwrap();
+        let endpoint = (*job(Format::StandardWebhooks, b"{}").endpoint).clone();
+        store.insert_endpoint(&endpoint).await.unwrap();
+        Arc::new(store)
+    }
+
+    /// Ingests one event; its one delivery's id.
+    async fn ingest(store: &SqliteStore, id: &str) -> String {
+        let event = NewEvent {
+            id: id.into(),
+            event_type: "order.paid".into(),
+            payload: br#"{"n":1}"#.to_vec(),
+            source: None,
+            subject: None,
+            metadata: serde_json::json!({}),
+            created_at: 1,
+            targets: Targets::Subscribed,
+            idempotency: None,
+            idempotency_cutoff: 0,
+        };
+        match store.ingest(APP, vec![event]).await.unwrap().remove(0) {
+            IngestResult::Accepted { receipt, .. } => receipt.deliveries[0].id.clone(),
+            _ => panic!("the event was not accepted"),
+        }
+    }
+
+    fn success(attempt_id: &str, delivery_id: &str) -> RecordedOutcome {
+        RecordedOutcome {
+            attempt: Attempt {
+                id: attempt_id.into(),
+                delivery_id: delivery_id.into(),
+                number: 1,
+                started_at: 2,
+                duration_ms: 1,
+                status_code: Some(200),
+                response_body: Some(String::new()),
+                error_kind: None,
+                error_message: None,
+            },
+            endpoint_id: "ep_1".into(),
+            ordered: false,
+            next: NextStep::Succeeded,
+            now: 3,
+            auto_disable_after_ms: 1_000_000,
+        }
+    }
+
+    async fn attempts(store: &SqliteStore, delivery_id: &str) -> Vec<String> {
+        let page = PageReq {
+            limit: 10,
+            before: None,
+            ascending: true,
+        };
+        let found = store.list_attempts(delivery_id, page).await.unwrap();
+        found.items.into_iter().map(|a| a.id).collect()
+    }
+
+    /// Starts recording `outcomes` and returns once the batch waits in the seat.
+    async fn seated(
+        store: &Arc<SqliteStore>,
+        outcomes: Vec<RecordedOutcome>,
+    ) -> tokio::task::JoinHandle<Result<Vec<EndpointChange>>> {
+        let recording = tokio::spawn({
+            let store = store.clone();
+            async move { store.record_outcomes(&outcomes).await }
+        });
+        while !store.carpool.waiting() {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        recording
+    }
+
+    #[tokio::test]
+    async fn an_outcome_batch_is_committed_with_the_next_ingest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let first = ingest(&store, "evt_1").await;
+        let recording = seated(&store, vec![success("att_1", &first)]).await;
+        assert!(attempts(&store, &first).await.is_empty(), "not yet written");
+
+        ingest(&store, "evt_2").await;
+        let recorded = tokio::time::timeout(Duration::from_secs(5), recording)
+            .await
+            .expect("the ingest carried the batch (it would wait a minute alone)");
+        assert!(recorded.unwrap().unwrap().is_empty());
+        assert_eq!(attempts(&store, &first).await, ["att_1"]);
+        let delivery = store.delivery(APP, &first).await.unwrap().unwrap();
+        assert_eq!(delivery.status, "succeeded");
+        assert!(store.event(APP, "evt_2").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_fails_leaves_the_carrying_ingest_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let first = ingest(&store, "evt_1").await;
+        outcomes::record(&store.write, &[success("att_1", &first)], None)
+            .await
+            .unwrap();
+        // The same attempt id again breaks the attempts' primary key.
+        let recording = seated(&store, vec![success("att_1", &first)]).await;
+
+        ingest(&store, "evt_2").await;
+        assert!(store.event(APP, "evt_2").await.unwrap().is_some());
+        let recorded = tokio::time::timeout(Duration::from_secs(5), recording)
+            .await
+            .expect("the failed ride came back at once");
+        assert!(recorded.unwrap().is_err(), "written alone, it fails too");
+        assert_eq!(attempts(&store, &first).await, ["att_1"]);
     }
 }
