@@ -4,7 +4,7 @@
 //! endpoint's backlog. The same SQL on both backends.
 
 use super::script::Script;
-use super::Db;
+use super::{Db, OR_FAIL};
 use crate::store::Result;
 
 /// The hint's value, as an expression over the `endpoints` row being updated.
@@ -33,11 +33,12 @@ pub async fn refresh(
 
 /// Adds [`refresh`]'s statement to a script, to travel with the rest of a transaction.
 /// Several endpoints go in a fixed order, so that two nodes lock endpoint rows alike.
+/// (`OR_FAIL`: a failed script is rolled back whole, see the backend's constant.)
 pub fn push_refresh<'a>(script: &mut Script<'a>, endpoint_id: &'a str) {
     script
         .statement()
         .push(format_args!(
-            "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = "
+            "UPDATE {OR_FAIL}endpoints SET next_due_at = {DUE_EXPR} WHERE id = "
         ))
         .push_bind(endpoint_id);
 }

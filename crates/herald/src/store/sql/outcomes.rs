@@ -79,7 +79,9 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
     let (streak_over, streaks) = streaks(outcomes);
     if !streak_over.is_empty() {
         let q = script.statement();
-        q.push("UPDATE endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (");
+        q.push("UPDATE ").push(OR_FAIL).push(
+            "endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (",
+        );
         let mut list = q.separated(", ");
         for id in streak_over {
             list.push_bind(id);
@@ -90,7 +92,9 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
         if let Some(first) = streak.opening_start() {
             script
                 .statement()
-                .push("UPDATE endpoints SET first_failure_at = COALESCE(first_failure_at, ")
+                .push("UPDATE ")
+                .push(OR_FAIL)
+                .push("endpoints SET first_failure_at = COALESCE(first_failure_at, ")
                 .push_bind(first)
                 .push(") WHERE id = ")
                 .push_bind(*endpoint_id)
@@ -102,7 +106,9 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
         if let Some(start) = streak.closing() {
             script
                 .statement()
-                .push("UPDATE endpoints SET first_failure_at = ")
+                .push("UPDATE ")
+                .push(OR_FAIL)
+                .push("endpoints SET first_failure_at = ")
                 .push_bind(start)
                 .push(" WHERE id = ")
                 .push_bind(*endpoint_id);

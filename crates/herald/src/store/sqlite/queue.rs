@@ -165,7 +165,7 @@ pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job
     script
         .statement()
         .push(format_args!(
-            "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id IN (SELECT value FROM json_each("
+            "UPDATE OR FAIL endpoints SET next_due_at = {DUE_EXPR} WHERE id IN (SELECT value FROM json_each("
         ))
         .push_bind(endpoint_json.as_str())
         .push("))");
