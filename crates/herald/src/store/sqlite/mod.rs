@@ -42,8 +42,15 @@ const OR_FAIL: &str = "OR FAIL ";
 /// Many rows' values go in one JSON argument read with `json_each`: the statement's SQL is
 /// then the same for any number of rows, so it is parsed once and stays prepared.
 const JSON_ROWS: bool = true;
-/// How long an outcome batch waits for an ingest to carry it (`store::carpool`) before it
-/// is written on its own: about the gap between two events at a few hundred a second.
+/// Outcome batches of at least this many ride in the next ingest's transaction
+/// (`store::carpool`); smaller ones are written on their own. Busy (the recorder's batches
+/// full at once), riding saves a commit per batch: fan-out 7,400-7,800 -> 10,100-11,400
+/// deliveries/s. At a few hundred events per second it only lengthened every event's commit
+/// by the outcomes it carried: beside an endpoint answering 500 (its failures and retries
+/// riding too) the healthy p99 ratio was 1.49-1.89x against 1.34-1.56x written alone.
+const RIDE_MIN_BATCH: usize = 32;
+/// How long a batch waits for an ingest to carry it before it is written on its own; busy,
+/// an ingest group commits every millisecond or two.
 const RIDE_PATIENCE: Duration = Duration::from_millis(10);
 /// The database the shared query modules are compiled for.
 type Db = sqlx::Sqlite;
@@ -96,9 +103,11 @@ pub struct SqliteStore {
     /// Each app's active endpoints for ingest; every write that may change them is
     /// bracketed with `active.writing()`.
     active: std::sync::Arc<ActiveEndpoints>,
-    /// Outcome batches waiting to ride in the next ingest's transaction, and how long each
-    /// waits for one ([`RIDE_PATIENCE`]).
+    /// Outcome batches waiting to ride in the next ingest's transaction: those of at least
+    /// `ride_min` outcomes, each waiting up to `ride_patience` ([`RIDE_MIN_BATCH`],
+    /// [`RIDE_PATIENCE`]).
     carpool: std::sync::Arc<ingest::OutcomeCarpool>,
+    ride_min: usize,
     ride_patience: Duration,
 }
 
@@ -173,6 +182,7 @@ impl SqliteStore {
             ),
             active,
             carpool,
+            ride_min: RIDE_MIN_BATCH,
             ride_patience: RIDE_PATIENCE,
             write,
             read,
@@ -376,7 +386,7 @@ impl Store for SqliteStore {
     }
     async fn record_outcomes(&self, outcomes: &[RecordedOutcome]) -> Result<Vec<EndpointChange>> {
         // An ordered endpoint's next delivery waits for this record: no waiting for a ride.
-        if !outcomes.iter().any(|o| o.ordered) {
+        if outcomes.len() >= self.ride_min && !outcomes.iter().any(|o| o.ordered) {
             let ride = self
                 .carpool
                 .ride(outcomes.to_vec(), self.ride_patience)
@@ -464,10 +474,11 @@ mod tests {
 
     const APP: &str = "app_1";
 
-    /// A store with one app and one endpoint (`ep_1`); outcome batches wait up to a minute
-    /// for a ride, so one recorded within seconds of an ingest was carried by it.
+    /// A store with one app and one endpoint (`ep_1`); outcome batches of any size wait up
+    /// to a minute for a ride, so one recorded within seconds of an ingest was carried by it.
     async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
         let mut store = SqliteStore::open(dir.path(), false).await.unwrap();
+        store.ride_min = 1;
         store.ride_patience = Duration::from_secs(60);
         let app = App {
             id: APP.into(),
@@ -566,6 +577,25 @@ mod tests {
         let delivery = store.delivery(APP, &first).await.unwrap().unwrap();
         assert_eq!(delivery.status, "succeeded");
         assert!(store.event(APP, "evt_2").await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_batch_below_the_riding_size_is_written_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir).await;
+        let first = ingest(&store, "evt_1").await;
+        let second = ingest(&store, "evt_2").await;
+        let small = Arc::new(SqliteStore {
+            ride_min: 3,
+            ..Arc::into_inner(store).unwrap()
+        });
+        let batch = [success("att_1", &first), success("att_2", &second)];
+        let recorded = tokio::time::timeout(Duration::from_secs(5), small.record_outcomes(&batch))
+            .await
+            .expect("no wait for a ride (it would wait a minute)");
+        assert!(recorded.unwrap().is_empty());
+        assert_eq!(attempts(&small, &first).await, ["att_1"]);
+        assert_eq!(attempts(&small, &second).await, ["att_2"]);
     }
 
     #[tokio::test]
