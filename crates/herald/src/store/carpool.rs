@@ -1,11 +1,12 @@
 //! One seat in the next ingest commit, for a batch of attempt outcomes.
 //!
-//! With one writer connection (SQLite), every outcome batch written on its own is a spell in
-//! which an event's ingest waits: beside an endpoint that fails and is retried, those spells
-//! were the healthy endpoints' p99. Outcomes are not urgent (the attempt is over; only the
-//! stored state lags), so a batch first waits a moment for an ingest to carry it: it is then
-//! written in that ingest's transaction, which costs the ingest a few rows more but never a
-//! wait. When no ingest comes, the batch is written on its own as before.
+//! With one writer connection (SQLite), every outcome batch written on its own is a commit
+//! of its own on that connection. Outcomes are not urgent (the attempt is over; only the
+//! stored state lags), so a batch may first wait a moment for an ingest to carry it: it is
+//! then written in that ingest's transaction, which costs the ingest a few rows more and
+//! saves a commit. When no ingest comes, the batch is written on its own as before. Which
+//! batches ride is the store's choice (`sqlite::RIDE_MIN_BATCH`: only big ones, from busy
+//! times).
 //!
 //! The seat holds one batch: there is one recorder, and it waits for each batch's commit.
 

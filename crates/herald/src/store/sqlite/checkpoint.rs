@@ -14,13 +14,14 @@ use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tokio_util::sync::CancellationToken;
 
-/// Frames the background checkpointer aims to find in the WAL each time (~16 MiB). Each
+/// Frames the background checkpointer aims to find in the WAL each time (~1 MiB). Each
 /// time it copies the whole WAL, the writer's next commit starts the WAL over, and that
 /// commit syncs the new WAL header (one fsync, ~0.3 ms here): so not too often, since at a
 /// few hundred events per second that would be one commit in fifty. Not too rarely either,
 /// or the writer's own checkpoint (below) finds frames to copy.
 const TARGET_FRAMES: i64 = 256;
-/// The writer's own automatic checkpoint, in frames: a safety net well above the target.
+/// The writer's own automatic checkpoint, in frames (~16 MiB): a safety net well above the
+/// target.
 pub const WRITER_AUTOCHECKPOINT: i64 = 16 * TARGET_FRAMES;
 /// Bounds of the pause between two background checkpoints.
 const MIN_PAUSE: Duration = Duration::from_millis(10);
