@@ -441,18 +441,20 @@ impl Dispatcher {
         let now = now_ms();
         let ahead = CLAIM_AHEAD.as_millis() as i64;
         let lease_until = now + ahead + lease_ms(&self.config);
-        match self
-            .store
-            .claim_due(&Claim {
-                now,
-                due_by: now + ahead,
-                lease_until,
-                limit: room as i64,
-                per_endpoint: CLAIM_PER_ENDPOINT,
-                skip: &skip,
-            })
-            .await
-        {
+        let store = self.store.clone();
+        let claimed = async move {
+            store
+                .claim_due(&Claim {
+                    now,
+                    due_by: now + ahead,
+                    lease_until,
+                    limit: room as i64,
+                    per_endpoint: CLAIM_PER_ENDPOINT,
+                    skip: &skip,
+                })
+                .await
+        };
+        match self.serving(claimed).await {
             Ok(jobs) => {
                 let full = jobs.len() == room;
                 let nodes = self.nodes.load(Ordering::Relaxed);
@@ -471,6 +473,28 @@ impl Dispatcher {
                 tracing::error!(error = %e, "claiming due deliveries failed");
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 false
+            }
+        }
+    }
+
+    /// Awaits a read of the store while still taking fresh deliveries from ingest and
+    /// finished attempts, and starting what they allow: a claim (of a failing endpoint's
+    /// retries, say) takes a millisecond or more, and a fresh delivery that waited for it
+    /// was the other endpoints' p99.
+    async fn serving<T>(&mut self, read: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(read);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut read => return out,
+                Some(jobs) = self.handoff.recv() => {
+                    self.accept(jobs);
+                    self.dispatch();
+                }
+                Some((id, took)) = self.done.recv() => {
+                    self.on_done(&id, took);
+                    self.dispatch();
+                }
             }
         }
     }
@@ -536,9 +560,13 @@ impl Dispatcher {
     }
 
     /// How long to sleep when nothing is startable: until the next due time, bounded.
-    async fn idle_wait(&self) -> Duration {
+    async fn idle_wait(&mut self) -> Duration {
         // Full endpoints are claimed for when their queues free a place, not by the clock.
-        match self.store.next_due_at(&self.full_endpoints()).await {
+        let (store, full) = (self.store.clone(), self.full_endpoints());
+        match self
+            .serving(async move { store.next_due_at(&full).await })
+            .await
+        {
             Ok(Some(at)) => {
                 if let Some(wait) = until_due(at, now_ms()) {
                     wait.min(MAX_IDLE)
@@ -595,6 +623,67 @@ impl Dispatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A delivery handed over while the dispatcher awaits a store read (here one that ends
+    /// only when the test says so) is sent at once, not after the read.
+    #[tokio::test]
+    async fn a_handed_over_delivery_goes_out_while_a_store_read_is_pending() {
+        let (arrived_tx, mut arrived) = mpsc::unbounded_channel::<()>();
+        let receiver = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let _ = arrived_tx.send(());
+                async { "" }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
+            .await
+            .unwrap();
+        let config = Arc::new(Config::default());
+        let policy = super::super::ssrf::AddressPolicy {
+            allow_private: true,
+            allowed: Vec::new(),
+        };
+        let sender = Sender::new(policy, Duration::from_secs(5), Duration::from_secs(5));
+        let (handoff_tx, handoff) = mpsc::unbounded_channel();
+        let (finished, _finished_rx) = mpsc::unbounded_channel();
+        let (_recorded_tx, recorded) = mpsc::unbounded_channel();
+        let (_changes_tx, changes) = mpsc::unbounded_channel();
+        let links = Links {
+            wake: Arc::new(Notify::new()),
+            changes,
+            finished,
+            recorded,
+            handoff,
+            credits: Arc::new(AtomicI64::new(0)),
+            full: Default::default(),
+        };
+        let nodes = Arc::new(AtomicI64::new(1));
+        let mut dispatcher = Dispatcher::new(Arc::new(store), config, sender, links, nodes);
+
+        let mut job =
+            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
+        Arc::make_mut(&mut job.endpoint).url = url;
+        handoff_tx.send(vec![(job, i64::MAX)]).unwrap();
+        let (end_read, read) = tokio::sync::oneshot::channel::<()>();
+        let served = dispatcher.serving(async move {
+            let _ = read.await;
+        });
+        tokio::pin!(served);
+        tokio::select! {
+            _ = &mut served => panic!("the read ended by itself"),
+            got = tokio::time::timeout(Duration::from_secs(10), arrived.recv()) => {
+                assert!(matches!(got, Ok(Some(()))), "the delivery waited for the read");
+            }
+        }
+        end_read.send(()).unwrap();
+        served.await;
+    }
 
     #[test]
     fn token_bucket_paces_to_the_rate() {
