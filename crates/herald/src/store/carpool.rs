@@ -84,24 +84,30 @@ impl<T, R> Carpool<T, R> {
 mod tests {
     use std::sync::Arc;
 
+    use tokio::task::JoinHandle;
+
     use super::*;
 
     const LONG: Duration = Duration::from_secs(5);
 
-    async fn seated(pool: &Carpool<u32, &'static str>) {
-        while pool.seat.lock().unwrap().is_none() {
+    type Pool = Arc<Carpool<u32, &'static str>>;
+
+    /// A recorder's batch `load`, waiting in the seat of a fresh pool once this returns.
+    async fn seated(load: u32, patience: Duration) -> (Pool, JoinHandle<Option<&'static str>>) {
+        let pool = Pool::default();
+        let rider = tokio::spawn({
+            let pool = pool.clone();
+            async move { pool.ride(load, patience).await }
+        });
+        while !pool.waiting() {
             tokio::task::yield_now().await;
         }
+        (pool, rider)
     }
 
     #[tokio::test]
     async fn a_carried_batch_gets_what_its_transaction_returned() {
-        let pool = Arc::new(Carpool::<u32, &'static str>::default());
-        let rider = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.ride(7, LONG).await }
-        });
-        seated(&pool).await;
+        let (pool, rider) = seated(7, LONG).await;
         let ride = pool.take().expect("the batch waits in the seat");
         assert_eq!(ride.load, 7);
         assert!(pool.take().is_none(), "one batch, taken once");
@@ -118,24 +124,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_carrier_sends_the_batch_back() {
-        let pool = Arc::new(Carpool::<u32, &'static str>::default());
-        let rider = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.ride(2, LONG).await }
-        });
-        seated(&pool).await;
+        let (pool, rider) = seated(2, LONG).await;
         drop(pool.take().unwrap());
         assert_eq!(rider.await.unwrap(), None);
     }
 
     #[tokio::test]
     async fn a_batch_taken_as_patience_ends_waits_for_its_carrier() {
-        let pool = Arc::new(Carpool::<u32, &'static str>::default());
-        let rider = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.ride(3, Duration::from_millis(20)).await }
-        });
-        seated(&pool).await;
+        let (pool, rider) = seated(3, Duration::from_millis(20)).await;
         let ride = pool.take().unwrap();
         // The carrier commits well after the rider's patience ran out.
         tokio::time::sleep(Duration::from_millis(60)).await;
@@ -145,12 +141,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_taken_seat_turns_a_second_batch_away() {
-        let pool = Arc::new(Carpool::<u32, &'static str>::default());
-        let first = tokio::spawn({
-            let pool = pool.clone();
-            async move { pool.ride(1, LONG).await }
-        });
-        seated(&pool).await;
+        let (pool, first) = seated(1, LONG).await;
         assert_eq!(pool.ride(2, LONG).await, None);
         let ride = pool.take().unwrap();
         assert_eq!(ride.load, 1);

@@ -23,9 +23,9 @@ pub async fn record(
 ) -> Result<Vec<EndpointChange>> {
     let mut conn = super::lock_writer(w).await?;
     let mut script = Script::transaction();
-    push_batch(&mut script, outcomes);
+    let streaks = push_batch(&mut script, outcomes);
     let returned = super::commit_script(&mut conn, script).await?;
-    let disable = disables(outcomes, &returned)?;
+    let disable = disables(streaks, &returned)?;
     apply_disables(&mut conn, outcomes, disable, active).await
 }
 
@@ -38,7 +38,7 @@ pub async fn settle_carried(
     returned: &[<Db as sqlx::Database>::Row],
     active: Option<&ActiveEndpoints>,
 ) -> Result<Vec<EndpointChange>> {
-    let disable = disables(outcomes, returned)?;
+    let disable = disables(streaks(outcomes).1, returned)?;
     if disable.is_empty() {
         return Ok(Vec::new());
     }
@@ -47,9 +47,12 @@ pub async fn settle_carried(
 }
 
 /// Each endpoint with a failure in the batch, its streak worked out from the batch's
-/// outcomes in order, and its auto-disable period; in a fixed order, so that two nodes lock
-/// endpoint rows alike.
-fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Vec<(&str, BatchStreak, i64)>) {
+/// outcomes in order, and its auto-disable period.
+type Streaks<'a> = Vec<(&'a str, BatchStreak, i64)>;
+
+/// The endpoints with only successes in the batch, and the [`Streaks`] of the others; in a
+/// fixed order, so that two nodes lock endpoint rows alike.
+fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Streaks<'_>) {
     let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
     for (i, o) in outcomes.iter().enumerate() {
         by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
@@ -70,8 +73,9 @@ fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Vec<(&str, BatchStreak, 
 /// The batch's statements, for a transaction of its own or riding in another one. Every
 /// delivery's new state in a few multi-row statements (a delivery has one attempt at a time,
 /// so one row each), and the failure streak of each endpoint with a failure here, its stored
-/// start read back with `RETURNING` (the only rows the statements return).
-pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+/// start read back with `RETURNING` (the only rows the statements return). Returns the
+/// batch's streaks, for [`disables`] once committed.
+pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) -> Streaks<'a> {
     push_attempts(script, outcomes);
     push_deliveries(script, outcomes);
     // Endpoints with only successes here end their failure streak (one statement for all);
@@ -129,20 +133,20 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
     if !streaks.is_empty() {
         super::queue::push_notify(script);
     }
+    streaks
 }
 
 /// The endpoints the batch's failure streaks disable, from the streak starts its committed
 /// statements returned.
 fn disables<'a>(
-    outcomes: &'a [RecordedOutcome],
+    streaks: Streaks<'a>,
     returned: &[<Db as sqlx::Database>::Row],
 ) -> Result<Vec<(&'a str, Disable)>> {
     let mut stored_start: HashMap<String, Option<i64>> = HashMap::new();
     for row in returned {
         stored_start.insert(row.try_get(0)?, row.try_get(1)?);
     }
-    Ok(streaks(outcomes)
-        .1
+    Ok(streaks
         .into_iter()
         .filter_map(|(endpoint_id, streak, after_ms)| {
             let stored = stored_start.get(endpoint_id).copied().flatten();
