@@ -159,7 +159,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
         let write = std::sync::Arc::new(write);
         let stop = tokio_util::sync::CancellationToken::new();
-        checkpoint::start(&opts, stop.clone()).await?;
+        checkpoint::start(&opts, write.clone(), stop.clone()).await?;
         // Readers open the files read-write (a read-only connection beside a second
         // checkpointing connection failed about one read in 1,000 with "database is
         // locked"); `query_only` still refuses any write on them.
