@@ -28,6 +28,8 @@ const CLAIM_PER_ENDPOINT: i64 = 32;
 const MAX_IDLE: Duration = Duration::from_secs(2);
 /// How soon to claim again when work is due but the last claim could not take it.
 const DUE_RECHECK: Duration = Duration::from_millis(25);
+/// How long claims pause after one failed (the store is down, say).
+const CLAIM_ERROR_PAUSE: Duration = Duration::from_millis(500);
 /// How far ahead a claim takes work scheduled for later (retries). Such jobs wait in their
 /// endpoint's slot and each starts at its own due time: one claim serves this much of the
 /// schedule, and a failing endpoint's retries come one by one, as scheduled, instead of in
@@ -202,6 +204,8 @@ pub struct Dispatcher {
     full: Arc<std::sync::RwLock<HashSet<String>>>,
     /// Whether the store may hold due work this process has not claimed yet.
     need_claim: bool,
+    /// After a failed claim: no claim before then (hand-overs still go out meanwhile).
+    claims_paused_until: Option<tokio::time::Instant>,
     /// When to look at the store again at the latest (the next known due time).
     next_check: tokio::time::Instant,
     /// Live processes sharing the store (limits are split between them).
@@ -242,6 +246,7 @@ impl Dispatcher {
             credits: links.credits,
             full: links.full,
             need_claim: true,
+            claims_paused_until: None,
             next_check: tokio::time::Instant::now(),
             store,
             config,
@@ -267,7 +272,9 @@ impl Dispatcher {
             // (a commit that was not handed over, a requeue), when a full endpoint frees a
             // slot, when a recorded retry or ordered successor comes due, or at the known next
             // due time. Handed-over deliveries need no read at all.
-            if self.need_claim || tokio::time::Instant::now() >= self.next_check {
+            let now = tokio::time::Instant::now();
+            let paused = self.claims_paused_until.is_some_and(|t| now < t);
+            if !paused && (self.need_claim || now >= self.next_check) {
                 self.need_claim = false;
                 let claimed_all = self.claim().await;
                 if claimed_all {
@@ -280,9 +287,16 @@ impl Dispatcher {
             }
             let wait = self.dispatch();
             self.publish_room();
+            let now = tokio::time::Instant::now();
+            // Wanted claims wait for the pause after a failed one (the loop's top skips them
+            // until then), so its end is a time to wake up at.
+            let mut claim_at = self.next_check;
+            if let Some(t) = self.claims_paused_until.filter(|t| now < *t) {
+                claim_at = if self.need_claim { t } else { claim_at.max(t) };
+            }
             let until = match wait {
-                Some(t) => self.next_check.min(tokio::time::Instant::now() + t),
-                None => self.next_check,
+                Some(t) => claim_at.min(now + t),
+                None => claim_at,
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -471,7 +485,8 @@ impl Dispatcher {
             }
             Err(e) => {
                 tracing::error!(error = %e, "claiming due deliveries failed");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                // Not a sleep here: hand-overs and finished attempts keep being served.
+                self.claims_paused_until = Some(tokio::time::Instant::now() + CLAIM_ERROR_PAUSE);
                 false
             }
         }
@@ -622,14 +637,14 @@ impl Dispatcher {
 
 #[cfg(test)]
 mod tests {
+    use sqlx::Connection;
+
     use super::*;
 
-    /// A delivery handed over while the dispatcher awaits a store read (here one that ends
-    /// only when the test says so) is sent at once, not after the read.
-    #[tokio::test]
-    async fn a_handed_over_delivery_goes_out_while_a_store_read_is_pending() {
-        let (arrived_tx, mut arrived) = mpsc::unbounded_channel::<()>();
-        let receiver = axum::Router::new().route(
+    /// A loopback receiver: its URL, and one message per request it got.
+    async fn receiver() -> (String, mpsc::UnboundedReceiver<()>) {
+        let (arrived_tx, arrived) = mpsc::unbounded_channel::<()>();
+        let app = axum::Router::new().route(
             "/",
             axum::routing::post(move || {
                 let _ = arrived_tx.send(());
@@ -638,22 +653,24 @@ mod tests {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, receiver).await });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, arrived)
+    }
 
-        let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
-            .await
-            .unwrap();
-        let config = Arc::new(Config::default());
+    /// A dispatcher on `store` (loopback targets allowed), and its hand-over channel. Its
+    /// finished attempts go nowhere: nothing is recorded.
+    fn dispatcher_on(
+        store: crate::store::sqlite::SqliteStore,
+    ) -> (Dispatcher, mpsc::UnboundedSender<Vec<(Job, i64)>>) {
         let policy = super::super::ssrf::AddressPolicy {
             allow_private: true,
             allowed: Vec::new(),
         };
         let sender = Sender::new(policy, Duration::from_secs(5), Duration::from_secs(5));
         let (handoff_tx, handoff) = mpsc::unbounded_channel();
-        let (finished, _finished_rx) = mpsc::unbounded_channel();
-        let (_recorded_tx, recorded) = mpsc::unbounded_channel();
-        let (_changes_tx, changes) = mpsc::unbounded_channel();
+        let (finished, _) = mpsc::unbounded_channel();
+        let (_, recorded) = mpsc::unbounded_channel();
+        let (_, changes) = mpsc::unbounded_channel();
         let links = Links {
             wake: Arc::new(Notify::new()),
             changes,
@@ -664,7 +681,22 @@ mod tests {
             full: Default::default(),
         };
         let nodes = Arc::new(AtomicI64::new(1));
-        let mut dispatcher = Dispatcher::new(Arc::new(store), config, sender, links, nodes);
+        let config = Arc::new(Config::default());
+        let dispatcher = Dispatcher::new(Arc::new(store), config, sender, links, nodes);
+        (dispatcher, handoff_tx)
+    }
+
+    /// A delivery handed over while the dispatcher awaits a store read (here one that ends
+    /// only when the test says so) is sent at once, not after the read.
+    #[tokio::test]
+    async fn a_handed_over_delivery_goes_out_while_a_store_read_is_pending() {
+        let (url, mut arrived) = receiver().await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
+            .await
+            .unwrap();
+        let (mut dispatcher, handoff_tx) = dispatcher_on(store);
 
         let mut job =
             crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
@@ -683,6 +715,47 @@ mod tests {
         }
         end_read.send(()).unwrap();
         served.await;
+    }
+
+    /// Claims failing (here the endpoints table is gone from the real file) pause claiming,
+    /// not the dispatcher: a delivery handed over during the pause goes out at once.
+    #[tokio::test]
+    async fn a_failed_claim_does_not_hold_up_handed_over_deliveries() {
+        let (url, mut arrived) = receiver().await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
+            .await
+            .unwrap();
+        let mut raw = sqlx::SqliteConnection::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("herald.db").display()
+        ))
+        .await
+        .unwrap();
+        sqlx::query("ALTER TABLE endpoints RENAME TO endpoints_gone")
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        let (dispatcher, handoff_tx) = dispatcher_on(store);
+        let stop = CancellationToken::new();
+        let running = tokio::spawn(dispatcher.run(stop.clone()));
+        // The first claim fails at once; hand over while its pause runs.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut job =
+            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
+        Arc::make_mut(&mut job.endpoint).url = url;
+        let sent = Instant::now();
+        handoff_tx.send(vec![(job, i64::MAX)]).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), arrived.recv()).await;
+        assert!(matches!(got, Ok(Some(()))), "the delivery never came");
+        let took = sent.elapsed();
+        assert!(
+            took < CLAIM_ERROR_PAUSE / 2,
+            "the delivery waited {took:?}, as if for the claim pause"
+        );
+        stop.cancel();
+        running.await.unwrap();
     }
 
     #[test]
