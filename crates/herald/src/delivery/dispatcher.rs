@@ -273,8 +273,7 @@ impl Dispatcher {
             // slot, when a recorded retry or ordered successor comes due, or at the known next
             // due time. Handed-over deliveries need no read at all.
             let now = tokio::time::Instant::now();
-            let paused = self.claims_paused_until.is_some_and(|t| now < t);
-            if !paused && (self.need_claim || now >= self.next_check) {
+            if self.claim_pause(now).is_none() && (self.need_claim || now >= self.next_check) {
                 self.need_claim = false;
                 let claimed_all = self.claim().await;
                 if claimed_all {
@@ -291,7 +290,7 @@ impl Dispatcher {
             // Wanted claims wait for the pause after a failed one (the loop's top skips them
             // until then), so its end is a time to wake up at.
             let mut claim_at = self.next_check;
-            if let Some(t) = self.claims_paused_until.filter(|t| now < *t) {
+            if let Some(t) = self.claim_pause(now) {
                 claim_at = if self.need_claim { t } else { claim_at.max(t) };
             }
             let until = match wait {
@@ -309,6 +308,11 @@ impl Dispatcher {
             }
         }
         self.shut_down().await;
+    }
+
+    /// When the pause after a failed claim ends, while it lasts.
+    fn claim_pause(&self, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        self.claims_paused_until.filter(|t| now < *t)
     }
 
     /// Endpoints whose slot holds all the jobs it may: skipped by claims and by hand-over.
@@ -657,6 +661,20 @@ mod tests {
         (url, arrived)
     }
 
+    /// A job for an endpoint at `url`.
+    fn job_to(url: String) -> Job {
+        let mut job =
+            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
+        Arc::make_mut(&mut job.endpoint).url = url;
+        job
+    }
+
+    async fn store_in(dir: &tempfile::TempDir) -> crate::store::sqlite::SqliteStore {
+        crate::store::sqlite::SqliteStore::open(dir.path(), false)
+            .await
+            .unwrap()
+    }
+
     /// A dispatcher on `store` (loopback targets allowed), and its hand-over channel. Its
     /// finished attempts go nowhere: nothing is recorded.
     fn dispatcher_on(
@@ -693,14 +711,10 @@ mod tests {
         let (url, mut arrived) = receiver().await;
 
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
-            .await
-            .unwrap();
+        let store = store_in(&dir).await;
         let (mut dispatcher, handoff_tx) = dispatcher_on(store);
 
-        let mut job =
-            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
-        Arc::make_mut(&mut job.endpoint).url = url;
+        let job = job_to(url);
         handoff_tx.send(vec![(job, i64::MAX)]).unwrap();
         let (end_read, read) = tokio::sync::oneshot::channel::<()>();
         let served = dispatcher.serving(async move {
@@ -724,9 +738,7 @@ mod tests {
         let (url, mut arrived) = receiver().await;
 
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::store::sqlite::SqliteStore::open(dir.path(), false)
-            .await
-            .unwrap();
+        let store = store_in(&dir).await;
         let mut raw = sqlx::SqliteConnection::connect(&format!(
             "sqlite://{}",
             dir.path().join("herald.db").display()
@@ -742,9 +754,7 @@ mod tests {
         let running = tokio::spawn(dispatcher.run(stop.clone()));
         // The first claim fails at once; hand over while its pause runs.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let mut job =
-            crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
-        Arc::make_mut(&mut job.endpoint).url = url;
+        let job = job_to(url);
         let sent = Instant::now();
         handoff_tx.send(vec![(job, i64::MAX)]).unwrap();
         let got = tokio::time::timeout(Duration::from_secs(10), arrived.recv()).await;

@@ -89,7 +89,7 @@ impl Checkpoint {
 
 /// Starts the WAL over now, on the writer, by rewriting `user_version` (page 1) with the
 /// value it has: no row changes. Nothing else in Herald sets `user_version`.
-pub async fn restart_wal(writer: &Writer, user_version: i64) -> crate::store::Result<()> {
+async fn restart_wal(writer: &Writer, user_version: i64) -> crate::store::Result<()> {
     let mut conn = writer.lock().await?;
     sqlx::query(&format!("PRAGMA user_version = {user_version}"))
         .execute(&mut *conn)
@@ -138,8 +138,6 @@ pub async fn start(
 
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use sqlx::Executor;
 
     use super::*;
@@ -147,11 +145,7 @@ mod tests {
     #[tokio::test]
     async fn after_a_full_checkpoint_the_restart_write_starts_the_wal_over() {
         let dir = tempfile::tempdir().unwrap();
-        let opts =
-            SqliteConnectOptions::from_str(&format!("sqlite://{}/t.db", dir.path().display()))
-                .unwrap()
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let opts = super::super::writer::wal_file(&dir);
         let writer = Writer::connect(&opts).await.unwrap();
         writer
             .lock()

@@ -123,20 +123,24 @@ impl DerefMut for WriteConn<'_> {
     }
 }
 
+/// A WAL-mode database file `t.db` in `dir`, for tests of the writer and its neighbours.
+#[cfg(test)]
+pub(super) fn wal_file(dir: &tempfile::TempDir) -> SqliteConnectOptions {
+    use std::str::FromStr;
+    SqliteConnectOptions::from_str(&format!("sqlite://{}/t.db", dir.path().display()))
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::str::FromStr;
-
     use sqlx::{Connection, SqliteConnection};
 
     use super::*;
 
     async fn writer(dir: &tempfile::TempDir) -> (Writer, SqliteConnectOptions) {
-        let opts =
-            SqliteConnectOptions::from_str(&format!("sqlite://{}/t.db", dir.path().display()))
-                .unwrap()
-                .create_if_missing(true)
-                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+        let opts = wal_file(dir);
         let w = Writer::connect(&opts).await.unwrap();
         w.lock()
             .await
