@@ -10,17 +10,12 @@
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
-/// Held by each test that measures this process's RSS: the tests of one binary run at once,
-/// and one's 64 MB would show in another's figures.
-#[cfg(test)]
-pub static MEASURING_RSS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[cfg(test)]
 mod tests {
     use std::time::{Duration, Instant};
 
     fn rss_anon_kib() -> u64 {
-        (crate::cli::bench::stats::status_mb(std::process::id(), "RssAnon") * 1024.0) as u64
+        (herald_bench::stats::status_mb(std::process::id(), "RssAnon") * 1024.0) as u64
     }
 
     #[test]
@@ -31,9 +26,6 @@ mod tests {
 
     #[test]
     fn freed_memory_goes_back_to_the_kernel_within_seconds() {
-        let _alone = super::MEASURING_RSS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
         let before = rss_anon_kib();
         // Small blocks (slab-allocated, unlike huge ones, which jemalloc always unmaps at once).
         let blocks: Vec<Vec<u8>> = (0..16 * 1024).map(|i| vec![i as u8; 4000]).collect();

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use herald::config::{Config, Overrides};
+use herald_server::config::{Config, Overrides};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -72,7 +72,7 @@ enum Command {
     Listen(cli::listen::ListenArgs),
     /// Load benchmark: publish events, receive them on a loopback sink, report rates,
     /// latencies, losses, CPU and memory.
-    Bench(Box<cli::bench::BenchArgs>),
+    Bench(Box<herald_bench::BenchArgs>),
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -156,12 +156,16 @@ fn main() -> ExitCode {
 
 /// The bench runs its load, its sink and its clients on a multi-threaded runtime; exit 1 when
 /// a delivery is missing or an event was refused.
-fn bench(server: &cli::ServerArgs, args: cli::bench::BenchArgs) -> Result<(), String> {
+fn bench(server: &cli::ServerArgs, args: herald_bench::BenchArgs) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    match runtime.block_on(cli::bench::run(server, args))? {
+    match runtime.block_on(herald_bench::run(
+        &server.url,
+        server.api_key.as_deref(),
+        args,
+    ))? {
         true => Ok(()),
         false => Err("some events were refused or some deliveries are missing".into()),
     }
@@ -178,7 +182,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
-                .unwrap_or_else(|_| "herald=info,warn".into()),
+                .unwrap_or_else(|_| "herald=info,herald_server=info,warn".into()),
         )
         .with_writer(std::io::stderr)
         // A log line that cannot be written is dropped. With the default, the subscriber
@@ -193,6 +197,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         allow_private_targets: args.allow_private_targets,
     };
     let cfg = Config::load(args.config.as_deref(), std::env::vars(), &overrides)?;
+    for name in herald_server::config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %name, "unknown HERALD_* variable: no setting has this name");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -208,7 +215,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("shutting down");
             trigger.cancel();
         });
-        herald::run(cfg, listener, shutdown).await
+        Ok(herald_server::run(cfg, listener, shutdown).await?)
     })
 }
 

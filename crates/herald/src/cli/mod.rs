@@ -1,8 +1,7 @@
-//! The client commands of `cli.md`, through `herald-sdk`; `bench` (the load benchmark) in
-//! `bench/`. Exit codes: 0 done, 1 a failed request or a webhook that does not verify,
-//! 2 bad usage (clap).
+//! The client commands of `cli.md`, through `herald-sdk` (`bench` is the `herald-bench`
+//! crate). Exit codes: 0 done, 1 a failed request or a webhook that does not verify, 2 bad
+//! usage (clap).
 
-pub mod bench;
 pub mod listen;
 pub mod output;
 pub mod resources;

@@ -25,7 +25,10 @@ fn cell(v: &Value) -> String {
 /// A table cell: times as "3m ago", everything else as is.
 fn table_cell(column: &str, v: &Value, now_ms: i64) -> String {
     if column.ends_with("_at") {
-        if let Some(ms) = v.as_str().and_then(herald::timefmt::parse_rfc3339_ms) {
+        if let Some(ms) = v
+            .as_str()
+            .and_then(herald_server::timefmt::parse_rfc3339_ms)
+        {
             return relative(now_ms - ms);
         }
     }
@@ -70,7 +73,12 @@ fn colour_wanted() -> bool {
 
 /// Aligned columns, one row per item.
 pub fn table(rows: &[Value], columns: &[&str]) -> String {
-    table_at(rows, columns, herald::timefmt::now_ms(), colour_wanted())
+    table_at(
+        rows,
+        columns,
+        herald_server::timefmt::now_ms(),
+        colour_wanted(),
+    )
 }
 
 fn table_at(rows: &[Value], columns: &[&str], now_ms: i64, colour: bool) -> String {

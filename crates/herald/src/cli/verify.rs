@@ -43,7 +43,9 @@ pub fn run(args: &VerifyArgs) -> Result<(), String> {
     let verifier = Verifier::new(&[&args.secret])
         .map_err(|e| format!("bad key: {e}"))?
         .with_tolerance(args.tolerance);
-    let now = args.at.unwrap_or_else(|| herald::timefmt::now_ms() / 1000);
+    let now = args
+        .at
+        .unwrap_or_else(|| herald_server::timefmt::now_ms() / 1000);
     verifier
         .verify_at(
             &args.webhook_id,

@@ -474,7 +474,7 @@ fn fan_out(
         deliveries.push(ReceiptDelivery {
             id,
             endpoint_id: ep.id.clone(),
-            status: "pending".into(),
+            status: DeliveryStatus::Pending,
         });
     }
     let receipt = Receipt {

@@ -131,7 +131,10 @@ macro_rules! row_mappers {
                     app_id: r.try_get("app_id")?,
                     event_id: r.try_get("event_id")?,
                     endpoint_id: r.try_get("endpoint_id")?,
-                    status: r.try_get("status")?,
+                    status: {
+                        let s: String = r.try_get("status")?;
+                        DeliveryStatus::parse(&s).ok_or(StoreError::Corrupt(s))?
+                    },
                     attempts: r.try_get("attempts")?,
                     next_attempt_at: r.try_get("next_attempt_at")?,
                     last_attempt_at: r.try_get("last_attempt_at")?,

@@ -31,17 +31,52 @@ const MAX_BATCH_ITEMS: usize = 100;
 
 /// Checks one event and turns it into a row to commit.
 #[allow(clippy::too_many_arguments)]
+/// One event to accept, as parsed from a request (or made by Herald, for a test ping).
+pub struct EventRequest {
+    pub event_type: String,
+    /// The payload's bytes as sent (never re-encoded).
+    pub payload: Vec<u8>,
+    pub targets: Targets,
+    pub source: Option<String>,
+    pub subject: Option<String>,
+    pub metadata: serde_json::Value,
+    /// The idempotency key and the hash of the request it came with.
+    pub idempotency: Option<(String, String)>,
+}
+
+impl EventRequest {
+    /// The parts of a parsed event request body.
+    fn from_input(
+        input: EventIn,
+        payload: Vec<u8>,
+        idempotency: Option<(String, String)>,
+    ) -> Result<EventRequest, ApiError> {
+        Ok(EventRequest {
+            event_type: input.event_type,
+            payload,
+            targets: targets_of(input.endpoint_ids)?,
+            source: input.source,
+            subject: input.subject,
+            metadata: input.metadata.unwrap_or_else(|| serde_json::json!({})),
+            idempotency,
+        })
+    }
+}
+
 async fn prepare(
     state: &AppState,
-    event_type: String,
-    payload: Vec<u8>,
-    targets: Targets,
-    source: Option<String>,
-    subject: Option<String>,
-    metadata: serde_json::Value,
-    idempotency: Option<(String, String)>,
+    request: EventRequest,
     internal: bool,
 ) -> Result<NewEvent, ApiError> {
+    let EventRequest {
+        event_type,
+        payload,
+        targets,
+        source,
+        subject,
+        metadata,
+        idempotency,
+    } = request;
     if !valid_event_type_name(&event_type) {
         return Err(ApiError::invalid(
             "type",
@@ -129,31 +164,14 @@ fn answer(app: &App, result: IngestResult) -> Result<EventAccepted, ApiError> {
 }
 
 /// Accepts one event (used by the events route and by endpoint test pings).
-#[allow(clippy::too_many_arguments)]
 pub async fn accept_one(
     state: &AppState,
     app: &App,
-    event_type: String,
-    payload: Vec<u8>,
-    targets: Targets,
-    source: Option<String>,
-    subject: Option<String>,
-    metadata: serde_json::Value,
-    idempotency: Option<(String, String)>,
+    request: EventRequest,
 ) -> Result<EventAccepted, ApiError> {
-    let internal = event_type == "herald.ping" && matches!(targets, Targets::Explicit(_));
-    let item = prepare(
-        state,
-        event_type,
-        payload,
-        targets,
-        source,
-        subject,
-        metadata,
-        idempotency,
-        internal,
-    )
-    .await?;
+    let internal =
+        request.event_type == "herald.ping" && matches!(request.targets, Targets::Explicit(_));
+    let item = prepare(state, request, internal).await?;
     // Ingest wakes the engine itself for deliveries it could not hand over directly.
     let mut results = state.store.ingest(&app.id, vec![item]).await?;
     let result = results
@@ -222,18 +240,8 @@ async fn send_event(
             "send the idempotency key in the Idempotency-Key header",
         ));
     }
-    let accepted = accept_one(
-        &state,
-        &app,
-        input.event_type,
-        payload,
-        targets_of(input.endpoint_ids)?,
-        input.source,
-        input.subject,
-        input.metadata.unwrap_or_else(|| serde_json::json!({})),
-        idempotency,
-    )
-    .await?;
+    let request = EventRequest::from_input(input, payload, idempotency)?;
+    let accepted = accept_one(&state, &app, request).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 
@@ -290,26 +298,16 @@ async fn send_batch(
     for raw in &batch.items {
         let item_bytes = raw.get().as_bytes();
         let prepared = async {
-            let (input, payload) = parse_item(item_bytes)?;
-            let idempotency = match input.idempotency_key {
+            let (mut input, payload) = parse_item(item_bytes)?;
+            let idempotency = match input.idempotency_key.take() {
                 Some(k) => {
                     check_idempotency_key(&k)?;
                     Some((k, request_hash(item_bytes)))
                 }
                 None => None,
             };
-            prepare(
-                &state,
-                input.event_type,
-                payload,
-                targets_of(input.endpoint_ids)?,
-                input.source,
-                input.subject,
-                input.metadata.unwrap_or_else(|| serde_json::json!({})),
-                idempotency,
-                false,
-            )
-            .await
+            let request = EventRequest::from_input(input, payload, idempotency)?;
+            prepare(&state, request, false).await
         }
         .await;
         slots.push(prepared.map(|row| {

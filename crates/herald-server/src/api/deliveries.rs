@@ -10,7 +10,7 @@ use super::extract::{encode_cursor, PageQuery, Principal};
 use super::wire::*;
 use super::AppState;
 use crate::error::ApiError;
-use crate::store::{Delivery, DeliveryFilter};
+use crate::store::{Delivery, DeliveryFilter, DeliveryStatus};
 use crate::timefmt::now_ms;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -20,8 +20,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_attempts))
         .routes(routes!(retry_delivery))
 }
-
-const STATUSES: [&str; 4] = ["pending", "succeeded", "failed", "cancelled"];
 
 async fn load(
     state: &AppState,
@@ -59,18 +57,19 @@ async fn list_deliveries(
     Query(q): Query<DeliveryQuery>,
 ) -> Result<Json<DeliveryList>, ApiError> {
     let app = who.app(&state, &app).await?;
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return Err(ApiError::invalid(
+    let status = match &q.status {
+        None => None,
+        Some(s) => Some(DeliveryStatus::parse(s).ok_or_else(|| {
+            ApiError::invalid(
                 "status",
                 "status must be pending, succeeded, failed or cancelled",
-            ));
-        }
-    }
+            )
+        })?),
+    };
     let filter = DeliveryFilter {
         endpoint_id: q.endpoint_id.clone(),
         event_id: q.event_id.clone(),
-        status: q.status.clone(),
+        status,
     };
     let page = state
         .store

@@ -1,9 +1,15 @@
-//! `herald bench`: the load benchmark of `cli.md`. Publishes events to a Herald server (one it
+//! `herald bench` (crate `herald-bench`): the load benchmark of `cli.md`. Publishes events to a Herald server (one it
 //! spawns, or a running one on loopback), receives every delivery on its own loopback sink,
 //! and reports accept and delivery rates, latencies, losses, duplicates, CPU and memory.
 //!
 //! Layout: `load` publishes, `sink` receives, `server` spawns/attaches (loopback only),
 //! `stats` reads /proc and computes percentiles, `report` prints.
+
+/// The tests measure RSS after a free, which needs the binary's allocator (one that gives
+/// freed pages back; see `herald`'s `allocator.rs`).
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod clock;
 mod load;
@@ -12,7 +18,7 @@ mod report;
 mod scenario;
 mod server;
 mod sink;
-pub(crate) mod stats;
+pub mod stats;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -135,16 +141,17 @@ impl BenchArgs {
 
 /// Runs the benchmark. Ok(true) when every accepted event reached every endpoint exactly as
 /// expected (no loss); the caller exits 1 otherwise.
-pub async fn run(server: &super::ServerArgs, args: BenchArgs) -> Result<bool, String> {
+///
+/// `url` and `api_key` name a running server (ignored with `--spawn`, which starts this same
+/// executable as `herald serve`).
+pub async fn run(url: &str, api_key: Option<&str>, args: BenchArgs) -> Result<bool, String> {
     let target = if args.spawn {
         let env = scenario::server_env(args.scenario);
         server::Target::spawn(args.database_url.as_deref(), &env).await?
     } else {
-        let key = server
-            .api_key
-            .as_deref()
-            .ok_or("no API key: pass --api-key or set HERALD_API_KEY (or use --spawn)")?;
-        server::Target::attach(&server.url, key, args.server_pid)?
+        let key =
+            api_key.ok_or("no API key: pass --api-key or set HERALD_API_KEY (or use --spawn)")?;
+        server::Target::attach(url, key, args.server_pid)?
     };
     let result = scenario::run(&target, &args).await?;
     report::print(&result, args.json_out.as_deref())?;

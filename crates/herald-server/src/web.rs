@@ -1,5 +1,5 @@
 //! The web console (`/console/`) and the customer portal (`/portal/`): one single-page app
-//! under `crates/herald/web/`, embedded in the binary at build time, that talks only to the
+//! under `crates/herald-server/web/`, embedded in the binary at build time, that talks only to the
 //! public API. Both paths serve the same files; the page picks its mode from its path.
 
 use axum::extract::Path;

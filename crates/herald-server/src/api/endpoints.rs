@@ -5,7 +5,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::events::accept_one;
+use super::events::{accept_one, EventRequest};
 use super::extract::{encode_cursor, PageQuery, Principal, RawJson};
 use super::wire::*;
 use super::AppState;
@@ -369,18 +369,16 @@ async fn test_endpoint(
         "endpoint_id": ep.id,
         "message": "This is a test event sent by Herald.",
     });
-    let accepted = accept_one(
-        &state,
-        &app,
-        "herald.ping".into(),
-        payload.to_string().into_bytes(),
-        Targets::Explicit(vec![ep.id.clone()]),
-        None,
-        None,
-        serde_json::json!({}),
-        None,
-    )
-    .await?;
+    let ping = EventRequest {
+        event_type: "herald.ping".into(),
+        payload: payload.to_string().into_bytes(),
+        targets: Targets::Explicit(vec![ep.id.clone()]),
+        source: None,
+        subject: None,
+        metadata: serde_json::json!({}),
+        idempotency: None,
+    };
+    let accepted = accept_one(&state, &app, ping).await?;
     Ok((StatusCode::ACCEPTED, Json(accepted)))
 }
 

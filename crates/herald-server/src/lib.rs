@@ -8,6 +8,7 @@
 //! - [`background`]: retention and gauges.
 //! - [`startup`]: the HTTP service from the first connection on (start-up answers, then the API).
 //! - [`error`]: the one mapping from failures to the contract's error body.
+//! - [`ServeError`]: why [`run`] could not start or stopped (for the binary's edge).
 //! - [`domain`], [`schemas`], [`ids`], [`timefmt`]: rules and formats shared by the above.
 
 pub mod api;
@@ -27,19 +28,37 @@ use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use secrecy::ExposeSecret;
+
 use crate::config::Config;
-use crate::store::{ApiKey, Scope, Store};
+use crate::store::{ApiKey, Scope, Store, StoreError};
+
+/// Why the server could not start, or stopped other than by its shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("installing the metrics recorder: {0}")]
+    Metrics(String),
+    #[error("database_url must be a postgres:// URL")]
+    DatabaseUrl,
+    #[error("opening the {backend} store: {source}")]
+    Store { backend: String, source: StoreError },
+    #[error("creating the bootstrap admin key: {0}")]
+    Bootstrap(StoreError),
+    #[error("serving HTTP: {0}")]
+    Http(#[from] std::io::Error),
+    #[error("the HTTP server task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// `Herald/<version>`, sent with every delivery.
 pub const USER_AGENT: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle.
-pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
+pub fn metrics_handle() -> Result<PrometheusHandle, ServeError> {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
     if let Some(h) = HANDLE.get() {
         return Ok(h.clone());
@@ -49,9 +68,9 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
         10.0, 30.0, 60.0,
     ];
     let handle = PrometheusBuilder::new()
-        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)?
-        .install_recorder()
-        .context("installing the metrics recorder")?;
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+        .and_then(|b| b.install_recorder())
+        .map_err(|e| ServeError::Metrics(e.to_string()))?;
     // Describe the required series up front so that /metrics lists them from the start.
     metrics::describe_counter!("herald_events_accepted_total", "events accepted, by app");
     metrics::describe_counter!("herald_deliveries_total", "delivery outcomes");
@@ -81,19 +100,26 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
 }
 
 /// Opens the store for `cfg`.
-pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServeError> {
     if let Some(url) = &cfg.database_url {
+        let url = url.expose_secret();
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            anyhow::bail!("database_url must be a postgres:// URL");
+            return Err(ServeError::DatabaseUrl);
         }
         let store = store::postgres::PgStore::open(url, cfg.database_max_connections)
             .await
-            .context("opening the PostgreSQL store")?;
+            .map_err(|source| ServeError::Store {
+                backend: "PostgreSQL".into(),
+                source,
+            })?;
         return Ok(Arc::new(store));
     }
     let store = store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full)
         .await
-        .with_context(|| format!("opening the SQLite store in {}", cfg.data_dir.display()))?;
+        .map_err(|source| ServeError::Store {
+            backend: format!("SQLite ({})", cfg.data_dir.display()),
+            source,
+        })?;
     Ok(Arc::new(store))
 }
 
@@ -102,8 +128,11 @@ pub async fn open_store(cfg: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn bootstrap_admin_key(
     store: &dyn Store,
     cfg: &Config,
-) -> anyhow::Result<Option<String>> {
-    let given = cfg.admin_key.clone();
+) -> Result<Option<String>, StoreError> {
+    let given = cfg
+        .admin_key
+        .as_ref()
+        .map(|k| k.expose_secret().to_string());
     if let Some(key) = &given {
         // A configured key always works, even on a store that already has keys.
         if store
@@ -138,7 +167,7 @@ pub async fn run(
     cfg: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> anyhow::Result<()> {
+) -> Result<(), ServeError> {
     let cfg = Arc::new(cfg);
     let metrics = metrics_handle()?;
     // Serve from the start: /readyz says "not yet" while the store opens and migrates,
@@ -158,7 +187,10 @@ pub async fn run(
             return Err(e);
         }
     };
-    if let Some(secret) = bootstrap_admin_key(&*store, &cfg).await? {
+    if let Some(secret) = bootstrap_admin_key(&*store, &cfg)
+        .await
+        .map_err(ServeError::Bootstrap)?
+    {
         println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
     }
     let (engine, engine_task) = delivery::start(store.clone(), cfg.clone(), shutdown.child_token());
@@ -177,10 +209,7 @@ pub async fn run(
     };
     let _ = api.set(api::router(state));
     tracing::info!(addr = %listener_addr, "herald listening");
-    server
-        .await
-        .context("the HTTP server task")?
-        .context("serving HTTP")?;
+    server.await??;
     if tokio::time::timeout(Duration::from_secs(9), engine_task)
         .await
         .is_err()

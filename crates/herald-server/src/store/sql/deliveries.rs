@@ -40,7 +40,7 @@ pub async fn list(
         qb.push(" AND event_id = ").push_bind(v.clone());
     }
     if let Some(v) = &f.status {
-        qb.push(" AND status = ").push_bind(v.clone());
+        qb.push(" AND status = ").push_bind(v.as_str());
     }
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;

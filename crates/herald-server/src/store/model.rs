@@ -88,6 +88,38 @@ impl EndpointStatus {
     }
 }
 
+/// Where a delivery stands (`http-api.md`, Deliveries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    Succeeded,
+    /// Its attempts are exhausted (or the endpoint answered 410).
+    Failed,
+    Cancelled,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Cancelled => "cancelled",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
@@ -211,7 +243,7 @@ pub struct Receipt {
 pub struct ReceiptDelivery {
     pub id: String,
     pub endpoint_id: String,
-    pub status: String,
+    pub status: DeliveryStatus,
 }
 
 #[derive(Debug, Clone)]
@@ -247,7 +279,7 @@ pub struct Delivery {
     pub app_id: String,
     pub event_id: String,
     pub endpoint_id: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<i64>,
     pub last_attempt_at: Option<i64>,
@@ -259,7 +291,7 @@ pub struct Delivery {
 pub struct DeliveryFilter {
     pub endpoint_id: Option<String>,
     pub event_id: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
 }
 
 #[derive(Debug, Clone)]

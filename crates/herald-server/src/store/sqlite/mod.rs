@@ -575,7 +575,7 @@ mod tests {
         assert!(recorded.unwrap().unwrap().is_empty());
         assert_eq!(attempts(&store, &first).await, ["att_1"]);
         let delivery = store.delivery(APP, &first).await.unwrap().unwrap();
-        assert_eq!(delivery.status, "succeeded");
+        assert_eq!(delivery.status, crate::store::DeliveryStatus::Succeeded);
         assert!(store.event(APP, "evt_2").await.unwrap().is_some());
     }
 

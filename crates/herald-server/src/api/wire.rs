@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 use utoipa::ToSchema;
 
-use crate::store::{self, EndpointStatus, Format, SignatureScheme};
+use crate::store::{self, DeliveryStatus, EndpointStatus, Format, SignatureScheme};
 use crate::timefmt::format_ms;
 
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in PATCH.
@@ -354,7 +354,7 @@ pub struct BatchIn {
 pub struct ReceiptDeliveryOut {
     pub id: String,
     pub endpoint_id: String,
-    pub status: String,
+    pub status: DeliveryStatus,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -378,7 +378,7 @@ impl EventAccepted {
                 .map(|d| ReceiptDeliveryOut {
                     id: d.id.clone(),
                     endpoint_id: d.endpoint_id.clone(),
-                    status: d.status.clone(),
+                    status: d.status,
                 })
                 .collect(),
         }
@@ -404,7 +404,7 @@ pub struct BatchOut {
 pub struct EventDeliverySummary {
     pub id: String,
     pub endpoint_id: String,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<String>,
 }
@@ -450,7 +450,7 @@ impl EventOut {
                     .map(|d| EventDeliverySummary {
                         id: d.id.clone(),
                         endpoint_id: d.endpoint_id.clone(),
-                        status: d.status.clone(),
+                        status: d.status,
                         attempts: d.attempts,
                         next_attempt_at: ts_opt(d.next_attempt_at),
                     })
@@ -467,8 +467,7 @@ pub struct DeliveryOut {
     pub id: String,
     pub event_id: String,
     pub endpoint_id: String,
-    /// `pending`, `succeeded`, `failed` or `cancelled`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: Option<String>,
     pub last_attempt_at: Option<String>,
@@ -486,7 +485,7 @@ impl From<&store::Delivery> for DeliveryOut {
             id: d.id.clone(),
             event_id: d.event_id.clone(),
             endpoint_id: d.endpoint_id.clone(),
-            status: d.status.clone(),
+            status: d.status,
             attempts: d.attempts,
             next_attempt_at: ts_opt(d.next_attempt_at),
             last_attempt_at: ts_opt(d.last_attempt_at),
