@@ -18,7 +18,7 @@ async fn key(h: &Herald, scope: &str, app_id: Option<&str>) -> (String, String) 
     )
 }
 
-#[tokio::test]
+on_backends!(both: missing_unknown_and_malformed_keys_are_401);
 async fn missing_unknown_and_malformed_keys_are_401() {
     let h = Herald::start(&[]).await;
     let (s, b) = h.call(Method::GET, "/v1/apps", None, None).await;
@@ -42,7 +42,7 @@ async fn missing_unknown_and_malformed_keys_are_401() {
     assert_eq!(r.status(), 401);
 }
 
-#[tokio::test]
+on_backends!(both: scopes_403_and_app_scoped_404);
 async fn scopes_403_and_app_scoped_404() {
     let h = Herald::start(&[]).await;
     let a = h.app().await;
@@ -144,7 +144,7 @@ async fn scopes_403_and_app_scoped_404() {
     assert_error(s, &v, 403, "permission");
 }
 
-#[tokio::test]
+on_backends!(both: keys_are_stored_hashed_shown_once_and_revoked_at_once);
 async fn keys_are_stored_hashed_shown_once_and_revoked_at_once() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -204,7 +204,7 @@ async fn keys_are_stored_hashed_shown_once_and_revoked_at_once() {
     assert_eq!(v["error"]["param"], "scope");
 }
 
-#[tokio::test]
+on_backends!(both: bootstrap_key_is_printed_once_when_not_given);
 async fn bootstrap_key_is_printed_once_when_not_given() {
     let mut h = Herald::start(&[("HERALD_ADMIN_KEY", "")]).await;
     let out = std::fs::read_to_string(&h.stdout_path).unwrap();

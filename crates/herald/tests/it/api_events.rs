@@ -8,7 +8,7 @@ use crate::support::*;
 
 const ODD: &str = r#"[12345678901234567890123, 1E+2, -0.0, "Zo\u00eb ✓", {"z":null , "a":[]}]"#;
 
-#[tokio::test]
+on_backends!(both: payload_bytes_are_kept_exactly_and_reads_work);
 async fn payload_bytes_are_kept_exactly_and_reads_work() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -128,7 +128,7 @@ fn targets(receipt: &serde_json::Value) -> Vec<String> {
     t
 }
 
-#[tokio::test]
+on_backends!(both: fan_out_filters_and_endpoint_ids);
 async fn fan_out_filters_and_endpoint_ids() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -191,9 +191,9 @@ async fn fan_out_filters_and_endpoint_ids() {
     assert!(!targets(&h.send(&app, "anything", json!({})).await).contains(&id(&off)));
 }
 
+on_backends!(both: fan_out_follows_every_endpoint_change_at_once);
 /// Each change to an app's endpoints holds for the very next event (SQLite keeps each app's
 /// active endpoints in memory for ingest; every change must reach that copy at once).
-#[tokio::test]
 async fn fan_out_follows_every_endpoint_change_at_once() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -255,7 +255,7 @@ async fn fan_out_follows_every_endpoint_change_at_once() {
     );
 }
 
-#[tokio::test]
+on_backends!(both: batch_commits_valid_items_and_reports_each);
 async fn batch_commits_valid_items_and_reports_each() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -314,7 +314,7 @@ async fn batch_commits_valid_items_and_reports_each() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: idempotency_replays_identical_bytes_and_rejects_others);
 async fn idempotency_replays_identical_bytes_and_rejects_others() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -377,7 +377,7 @@ async fn idempotency_replays_identical_bytes_and_rejects_others() {
     assert_eq!(rx.requests("/i").len(), 2, "a replay creates no delivery");
 }
 
-#[tokio::test]
+on_backends!(both: idempotency_keys_expire_after_their_retention);
 async fn idempotency_keys_expire_after_their_retention() {
     let h = Herald::start(&[("HERALD_IDEMPOTENCY_RETENTION", "1s")]).await;
     let app = h.app().await;
@@ -394,7 +394,7 @@ async fn idempotency_keys_expire_after_their_retention() {
     assert_ne!(again["id"], first["id"]);
 }
 
-#[tokio::test]
+on_backends!(both: body_errors_413_415_400);
 async fn body_errors_413_415_400() {
     let h = Herald::start(&[
         ("HERALD_MAX_EVENT_BYTES", "2048"),
@@ -460,7 +460,7 @@ async fn body_errors_413_415_400() {
     assert_error(s, &v, 404, "not_found");
 }
 
-#[tokio::test]
+on_backends!(both: retention_deletes_finished_events_only);
 async fn retention_deletes_finished_events_only() {
     let h = Herald::start(&[
         ("HERALD_RETENTION", "1s"),

@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
+on_backends!(both: apps_by_uid_patch_delete_and_errors);
 async fn apps_by_uid_patch_delete_and_errors() {
     let h = Herald::start(&[]).await;
     let (s, a) = h
@@ -66,7 +66,7 @@ async fn apps_by_uid_patch_delete_and_errors() {
     assert_error(s, &v, 404, "not_found");
 }
 
-#[tokio::test]
+on_backends!(both: pagination_is_newest_first_stable_and_bounded);
 async fn pagination_is_newest_first_stable_and_bounded() {
     let h = Herald::start(&[]).await;
     let mut created = Vec::new();
@@ -108,7 +108,7 @@ async fn pagination_is_newest_first_stable_and_bounded() {
     assert_eq!(s, 200, "{v}");
 }
 
-#[tokio::test]
+on_backends!(both: event_types_schema_archive_names);
 async fn event_types_schema_archive_names() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -220,7 +220,7 @@ async fn event_types_schema_archive_names() {
     assert_error(s, &v, 404, "not_found");
 }
 
-#[tokio::test]
+on_backends!(both: strict_event_types_rejects_unregistered);
 async fn strict_event_types_rejects_unregistered() {
     let h = Herald::start(&[("HERALD_STRICT_EVENT_TYPES", "true")]).await;
     let app = h.app().await;
@@ -237,7 +237,7 @@ async fn strict_event_types_rejects_unregistered() {
     h.send(&app, "now.registered", json!({})).await;
 }
 
-#[tokio::test]
+on_backends!(both: endpoint_fields_validation_and_secrets);
 async fn endpoint_fields_validation_and_secrets() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;

@@ -68,7 +68,7 @@ async fn spawned_throughput_run_counts_every_delivery_and_the_server() {
     assert_eq!(saved.trim(), String::from_utf8_lossy(&o.stdout).trim());
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] isolation_against_a_running_server_compares_both_phases);
 async fn isolation_against_a_running_server_compares_both_phases() {
     let h = Herald::start(&[]).await;
     let r = result(&bench(

@@ -31,7 +31,7 @@ fn stdout_json(o: &Output) -> Value {
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] apps_and_send_through_the_cli);
 async fn apps_and_send_through_the_cli() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -154,7 +154,7 @@ async fn apps_and_send_through_the_cli() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] verify_a_real_captured_delivery);
 async fn verify_a_real_captured_delivery() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -249,7 +249,7 @@ async fn verify_a_real_captured_delivery() {
     assert!(String::from_utf8_lossy(&bad_header.stderr).contains("malformed webhook-timestamp"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] every_resource_command);
 async fn every_resource_command() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -440,7 +440,7 @@ async fn every_resource_command() {
     assert!(String::from_utf8_lossy(&completions.stdout).contains("herald"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] listen_prints_verifies_and_forwards_a_real_delivery);
 async fn listen_prints_verifies_and_forwards_a_real_delivery() {
     let h = Herald::start(&[]).await;
     let app_rx = Receiver::start().await; // the developer's app behind `--forward-to`
@@ -518,7 +518,7 @@ async fn listen_prints_verifies_and_forwards_a_real_delivery() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("loopback"));
 }
 
-#[tokio::test(flavor = "multi_thread")]
+on_backends!(both: #[tokio::test(flavor = "multi_thread")] follow_streams_deliveries_as_they_change);
 async fn follow_streams_deliveries_as_they_change() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1s")]).await;
     let rx = Receiver::start().await;

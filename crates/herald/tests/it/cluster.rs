@@ -1,5 +1,5 @@
 //! Several `herald serve` processes on one PostgreSQL database (run with
-//! `HERALD_TEST_BACKEND=postgres`; skipped on SQLite, which is single-process by design).
+//! `cargo test -- --ignored`, as `.ci/run` does; SQLite is single-process by design).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -61,11 +61,8 @@ async fn wait_all(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] three_nodes_deliver_every_event_once);
 async fn three_nodes_deliver_every_event_once() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     // A long schedule: under a loaded CI machine a few attempts may time out, and exhausting
     // four quick retries would read as a lost event.
@@ -91,11 +88,8 @@ async fn three_nodes_deliver_every_event_once() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] survivors_take_over_a_killed_node);
 async fn survivors_take_over_a_killed_node() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     let schedule = ["1s"; 30].join(",");
     let env = [
@@ -124,11 +118,8 @@ async fn survivors_take_over_a_killed_node() {
     assert_eq!(distinct, 1000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] ordered_endpoint_stays_ordered_across_nodes);
 async fn ordered_endpoint_stays_ordered_across_nodes() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     let args = ["--allow-private-targets"];
     let a = Herald::start_on(&[], &args, Some(db.clone())).await;
@@ -144,11 +135,8 @@ async fn ordered_endpoint_stays_ordered_across_nodes() {
     assert_eq!(rx.max_in_flight("/o"), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] database_outage_gives_503_and_loses_nothing);
 async fn database_outage_gives_503_and_loses_nothing() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     let h = Herald::start_on(&[], &["--allow-private-targets"], Some(db.clone())).await;
     let rx = Receiver::start().await;
@@ -222,11 +210,8 @@ async fn database_outage_gives_503_and_loses_nothing() {
     assert_eq!(distinct, ids.len());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] idempotency_keys_hold_across_nodes);
 async fn idempotency_keys_hold_across_nodes() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     let args = ["--allow-private-targets"];
     let a = Herald::start_on(&[], &args, Some(db.clone())).await;
@@ -252,11 +237,8 @@ async fn idempotency_keys_hold_across_nodes() {
     assert_eq!(events["data"].as_array().unwrap().len(), 10);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+on_backends!(postgres: #[tokio::test(flavor = "multi_thread", worker_threads = 4)] rate_limit_is_shared_by_the_nodes);
 async fn rate_limit_is_shared_by_the_nodes() {
-    if !postgres() {
-        return;
-    }
     let db = Arc::new(TestDatabase::create());
     let args = ["--allow-private-targets"];
     let a = Herald::start_on(&[], &args, Some(db.clone())).await;

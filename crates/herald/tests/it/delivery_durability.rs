@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
+on_backends!(both: crash_then_restart_delivers_every_event);
 async fn crash_then_restart_delivers_every_event() {
     let port = free_port(); // nothing listens here until after the crash
                             // A short attempt timeout keeps the leases of the killed process short (PostgreSQL
@@ -58,7 +58,7 @@ async fn crash_then_restart_delivers_every_event() {
         .is_ok());
 }
 
-#[tokio::test]
+on_backends!(both: sigterm_finishes_in_flight_attempts_and_exits_cleanly);
 async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
     let mut h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -85,11 +85,11 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
     assert_eq!(rx.requests("/inflight").len(), 1);
 }
 
+on_backends!(both: losing_stderr_loses_no_work_and_sigterm_still_stops);
 /// Herald's stderr reader exits (a log pipe, a supervisor): log lines are lost, work is not.
 /// The auto-disable below is logged by the task that records outcomes, and SIGTERM's handler
 /// logs too; each of them used to die on that write, leaving deliveries unrecorded and the
 /// process deaf to SIGTERM.
-#[tokio::test]
 async fn losing_stderr_loses_no_work_and_sigterm_still_stops() {
     let mut h = Herald::start_with_stderr_gone(&[
         ("HERALD_AUTO_DISABLE_AFTER", "1s"),
@@ -118,11 +118,8 @@ async fn losing_stderr_loses_no_work_and_sigterm_still_stops() {
     assert!(status.success(), "exit status {status}");
 }
 
-#[tokio::test]
+on_backends!(sqlite: a_second_process_on_the_same_data_dir_is_refused);
 async fn a_second_process_on_the_same_data_dir_is_refused() {
-    if postgres() {
-        return; // several processes per PostgreSQL database is the point of that backend
-    }
     let h = Herald::start(&[]).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
         .args([
@@ -143,13 +140,10 @@ async fn a_second_process_on_the_same_data_dir_is_refused() {
     );
 }
 
+on_backends!(sqlite: sqlite_wal_is_checkpointed_in_the_background);
 /// The SQLite store copies its WAL into the database file in the background, long before the
 /// writer's own checkpoint (4,096 frames, ~16 MiB) would: so commits never wait for a big copy.
-#[tokio::test]
 async fn sqlite_wal_is_checkpointed_in_the_background() {
-    if postgres() {
-        return; // a SQLite file matter
-    }
     let h = Herald::start(&[]).await;
     let app = h.app().await;
     let size = || std::fs::metadata(h.db_path()).map(|m| m.len()).unwrap_or(0);

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
+on_backends!(both: a_slow_endpoint_does_not_delay_a_fast_one);
 async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     let h = Herald::start(&[("HERALD_ATTEMPT_TIMEOUT", "30s")]).await;
     let rx = Receiver::start().await;
@@ -52,7 +52,7 @@ async fn a_slow_endpoint_does_not_delay_a_fast_one() {
     assert!(rx.max_in_flight("/slow") <= 2);
 }
 
-#[tokio::test]
+on_backends!(both: max_in_flight_and_rate_limit_are_enforced);
 async fn max_in_flight_and_rate_limit_are_enforced() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -91,9 +91,9 @@ async fn max_in_flight_and_rate_limit_are_enforced() {
     );
 }
 
+on_backends!(both: a_full_endpoints_stored_deliveries_go_as_soon_as_it_frees_a_place);
 /// Fresh deliveries to an endpoint whose queue is full stay in the store without waking the
 /// engine; it claims them when the endpoint frees a place, not at its next idle look (2 s).
-#[tokio::test]
 async fn a_full_endpoints_stored_deliveries_go_as_soon_as_it_frees_a_place() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -123,7 +123,7 @@ async fn a_full_endpoints_stored_deliveries_go_as_soon_as_it_frees_a_place() {
     assert_eq!(rx.max_in_flight("/one"), 1);
 }
 
-#[tokio::test]
+on_backends!(both: ordered_endpoints_deliver_strictly_in_order_across_retries);
 async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "300ms,300ms,300ms")]).await;
     let rx = Receiver::start().await;
@@ -156,7 +156,7 @@ async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
     assert_eq!(rx.max_in_flight("/ord"), 1);
 }
 
-#[tokio::test]
+on_backends!(both: ordered_endpoints_stay_ordered_across_a_crash);
 async fn ordered_endpoints_stay_ordered_across_a_crash() {
     let mut h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "2s,2s,2s,2s")]).await;
     let rx = Receiver::start().await;

@@ -11,7 +11,7 @@ fn ms(r: &Received, prev: &Received) -> u128 {
     r.at.duration_since(prev.at).as_millis()
 }
 
-#[tokio::test]
+on_backends!(both: retries_follow_the_schedule_and_record_attempts);
 async fn retries_follow_the_schedule_and_record_attempts() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -87,9 +87,9 @@ async fn retries_follow_the_schedule_and_record_attempts() {
     assert!(p2["next_cursor"].is_null());
 }
 
+on_backends!(both: retries_claimed_ahead_start_no_earlier_than_due);
 /// Retries are claimed a little ahead of their due time and wait for it in memory: none
 /// may start before the time stored for it.
-#[tokio::test]
 async fn retries_claimed_ahead_start_no_earlier_than_due() {
     const N: usize = 20;
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1s")]).await;
@@ -145,7 +145,7 @@ async fn retries_claimed_ahead_start_no_earlier_than_due() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: retry_after_is_a_floor_and_exhaustion_fails_then_manual_retry);
 async fn retry_after_is_a_floor_and_exhaustion_fails_then_manual_retry() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "200ms,200ms")]).await;
     let rx = Receiver::start().await;
@@ -183,7 +183,7 @@ async fn retry_after_is_a_floor_and_exhaustion_fails_then_manual_retry() {
     assert_eq!(rx.requests("/ra")[3].header("herald-attempt"), "4");
 }
 
-#[tokio::test]
+on_backends!(both: gone_disables_and_redirects_are_failures);
 async fn gone_disables_and_redirects_are_failures() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -234,7 +234,7 @@ async fn gone_disables_and_redirects_are_failures() {
         .contains("/elsewhere"));
 }
 
-#[tokio::test]
+on_backends!(both: timeouts_and_connection_errors_are_classified);
 async fn timeouts_and_connection_errors_are_classified() {
     let h = Herald::start(&[
         ("HERALD_ATTEMPT_TIMEOUT", "500ms"),
@@ -284,7 +284,7 @@ async fn timeouts_and_connection_errors_are_classified() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: recover_requeues_failed_deliveries_since);
 async fn recover_requeues_failed_deliveries_since() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "100ms")]).await;
     let rx = Receiver::start().await;
@@ -300,7 +300,7 @@ async fn recover_requeues_failed_deliveries_since() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let since = herald::timefmt::format_ms(herald::timefmt::now_ms());
+    let since = herald_server::timefmt::format_ms(herald_server::timefmt::now_ms());
     let new = h.send(&app, "a", json!({})).await;
     let new_del = new["deliveries"][0]["id"].as_str().unwrap();
     h.wait_status(&app, new_del, "failed", Duration::from_secs(10))
@@ -347,7 +347,7 @@ async fn recover_requeues_failed_deliveries_since() {
     assert_eq!(stats["last_outcome"], "succeeded");
 }
 
-#[tokio::test]
+on_backends!(both: failing_endpoint_is_auto_disabled_and_pending_cancelled);
 async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
     let h = Herald::start(&[
         ("HERALD_AUTO_DISABLE_AFTER", "1s"),
@@ -386,7 +386,7 @@ async fn failing_endpoint_is_auto_disabled_and_pending_cancelled() {
     assert_eq!(h.delivery(&app, del).await["status"], "cancelled");
 }
 
-#[tokio::test]
+on_backends!(both: a_success_ends_the_failure_streak_beside_another_endpoints_failures);
 async fn a_success_ends_the_failure_streak_beside_another_endpoints_failures() {
     let h = Herald::start(&[
         ("HERALD_AUTO_DISABLE_AFTER", "1s"),
@@ -441,7 +441,7 @@ fn delivery_to(receipt: &serde_json::Value, ep: &str) -> String {
         .unwrap_or_else(|| panic!("no delivery to {ep} in {receipt}"))
 }
 
-#[tokio::test]
+on_backends!(both: disabling_or_deleting_cancels_pending);
 async fn disabling_or_deleting_cancels_pending() {
     let h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "1h")]).await;
     let app = h.app().await;
@@ -483,7 +483,7 @@ async fn disabling_or_deleting_cancels_pending() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: private_targets_are_blocked_by_default);
 async fn private_targets_are_blocked_by_default() {
     let h = Herald::start_with(&[("HERALD_RETRY_SCHEDULE", "1h")], &[]).await;
     let rx = Receiver::start().await;
@@ -518,7 +518,7 @@ async fn private_targets_are_blocked_by_default() {
     assert!(rx.requests("/literal").is_empty() && rx.requests("/named").is_empty());
 }
 
-#[tokio::test]
+on_backends!(both: allowed_cidrs_lift_the_block);
 async fn allowed_cidrs_lift_the_block() {
     let h = Herald::start_with(&[("HERALD_ALLOWED_TARGET_CIDRS", "127.0.0.0/8")], &[]).await;
     let rx = Receiver::start().await;

@@ -14,7 +14,7 @@ fn verify_independently(secret: &str, r: &Received) -> bool {
         .is_ok()
 }
 
-#[tokio::test]
+on_backends!(both: standard_webhooks_request_is_complete_and_verifies);
 async fn standard_webhooks_request_is_complete_and_verifies() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -65,7 +65,7 @@ fn time_now() -> i64 {
         .as_secs() as i64
 }
 
-#[tokio::test]
+on_backends!(both: rotation_signs_with_both_secrets_during_grace);
 async fn rotation_signs_with_both_secrets_during_grace() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -87,7 +87,7 @@ async fn rotation_signs_with_both_secrets_during_grace() {
     assert!(verify_independently(chosen, r) && verify_independently(&old, r));
 }
 
-#[tokio::test]
+on_backends!(both: rotation_without_grace_uses_only_the_new_secret);
 async fn rotation_without_grace_uses_only_the_new_secret() {
     let h = Herald::start(&[("HERALD_SECRET_GRACE_PERIOD", "0s")]).await;
     let rx = Receiver::start().await;
@@ -109,7 +109,7 @@ async fn rotation_without_grace_uses_only_the_new_secret() {
     assert!(!verify_independently(&old, got));
 }
 
-#[tokio::test]
+on_backends!(both: ed25519_endpoints_sign_v1a);
 async fn ed25519_endpoints_sign_v1a() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -147,7 +147,7 @@ async fn ed25519_endpoints_sign_v1a() {
         .is_err());
 }
 
-#[tokio::test]
+on_backends!(both: cloudevents_structured_and_binary);
 async fn cloudevents_structured_and_binary() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -203,7 +203,7 @@ async fn cloudevents_structured_and_binary() {
     ));
 }
 
-#[tokio::test]
+on_backends!(both: test_ping_reaches_only_that_endpoint);
 async fn test_ping_reaches_only_that_endpoint() {
     let h = Herald::start(&[("HERALD_STRICT_EVENT_TYPES", "true")]).await;
     let rx = Receiver::start().await;
@@ -226,10 +226,10 @@ async fn test_ping_reaches_only_that_endpoint() {
     assert!(rx.requests("/pb").is_empty());
 }
 
+on_backends!(both: endpoints_on_one_host_reuse_their_connections);
 /// Six endpoints on one host, 16 attempts in flight each: the 96 connections of a first wave
 /// of attempts carry a second one. The pool is per host, so a cap on idle connections per host
 /// below 96 closed some when the first wave ended, and the second opened new ones.
-#[tokio::test]
 async fn endpoints_on_one_host_reuse_their_connections() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;

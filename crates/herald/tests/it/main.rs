@@ -1,5 +1,9 @@
 //! End-to-end tests: each one runs a real `herald serve` process (SQLite in a temporary
-//! directory) and real HTTP receivers on 127.0.0.1.
+//! directory, or a fresh PostgreSQL database) and real HTTP receivers on 127.0.0.1. A test
+//! declared with `on_backends!` runs once per backend (`support.rs`).
+
+#[macro_use]
+mod support;
 
 mod api_auth;
 mod api_events;
@@ -13,4 +17,3 @@ mod delivery_outcomes;
 mod delivery_request;
 mod ops;
 mod sdk;
-mod support;

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-#[tokio::test]
+on_backends!(both: health_ready_metrics_and_openapi_need_no_key);
 async fn health_ready_metrics_and_openapi_need_no_key() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -98,7 +98,7 @@ async fn health_ready_metrics_and_openapi_need_no_key() {
     assert_error(s, &v, 404, "not_found");
 }
 
-#[tokio::test]
+on_backends!(both: portal_sessions_are_app_scoped_read_only_and_expire);
 async fn portal_sessions_are_app_scoped_read_only_and_expire() {
     let h = Herald::start(&[]).await;
     let a = h.app().await;
@@ -168,7 +168,7 @@ async fn portal_sessions_are_app_scoped_read_only_and_expire() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: session_describes_the_credential_and_portal_links_carry_the_theme);
 async fn session_describes_the_credential_and_portal_links_carry_the_theme() {
     let h = Herald::start(&[]).await;
     let a = h.app().await;
@@ -221,7 +221,7 @@ async fn session_describes_the_credential_and_portal_links_carry_the_theme() {
     assert_error(s, &v, 401, "authentication");
 }
 
-#[tokio::test]
+on_backends!(both: the_console_and_portal_pages_are_served_from_the_binary);
 async fn the_console_and_portal_pages_are_served_from_the_binary() {
     let h = Herald::start(&[]).await;
     let get = |path: &str| h.http.get(format!("{}{path}", h.url)).send();

@@ -20,7 +20,7 @@ struct Paid {
     order: u32,
 }
 
-#[tokio::test]
+on_backends!(both: send_receive_and_verify_with_the_sdk);
 async fn send_receive_and_verify_with_the_sdk() {
     let h = Herald::start(&[]).await;
     let rx = Receiver::start().await;
@@ -133,7 +133,7 @@ async fn flaky(
     (status, resp.bytes().await.unwrap()).into_response()
 }
 
-#[tokio::test]
+on_backends!(both: retries_resend_identical_bytes_with_one_key);
 async fn retries_resend_identical_bytes_with_one_key() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -191,7 +191,7 @@ async fn retries_resend_identical_bytes_with_one_key() {
     }
 }
 
-#[tokio::test]
+on_backends!(both: axum_extractor_accepts_herald_and_rejects_forgeries);
 async fn axum_extractor_accepts_herald_and_rejects_forgeries() {
     let h = Herald::start(&[]).await;
     let app = h.app().await;
@@ -261,7 +261,7 @@ async fn axum_extractor_accepts_herald_and_rejects_forgeries() {
     assert_eq!(malformed.status(), 400);
 }
 
-#[tokio::test]
+on_backends!(both: every_resource_through_the_sdk);
 async fn every_resource_through_the_sdk() {
     use futures_util::StreamExt;
     let h = Herald::start(&[]).await;
@@ -426,7 +426,7 @@ async fn every_resource_through_the_sdk() {
     assert!(matches!(c.app(&app.id).await, Err(Error::NotFound(_))));
 }
 
-#[tokio::test]
+on_backends!(both: failed_sends_go_to_the_dead_letter_file_and_replay_once);
 async fn failed_sends_go_to_the_dead_letter_file_and_replay_once() {
     use herald_sdk::client::{read_jsonl, DeadLetterSink, RetryPolicy};
     let h = Herald::start(&[]).await;

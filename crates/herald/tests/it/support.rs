@@ -17,11 +17,73 @@ use tokio::sync::Notify;
 
 pub const ADMIN_KEY: &str = "hrd_testAdminKey0123456789abcdefghijklmnopqrstu";
 
-/// The store the tests run against: SQLite unless `HERALD_TEST_BACKEND=postgres`; then each
-/// server gets a fresh database on `HERALD_TEST_PG_URL` (default: the local server), dropped
-/// afterwards.
+/// The store a test runs against. [`on_backends!`] declares a test once and instantiates it
+/// per backend; the instance runs inside [`Backend::run`], so every server it starts uses
+/// that backend. Tests outside the macro (sync tests, the CLI's) run on SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    /// Each server gets a fresh database on `HERALD_TEST_PG_URL` (default: the local server),
+    /// dropped afterwards.
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+impl Backend {
+    /// Runs one test body with this backend in force.
+    pub async fn run(self, body: impl std::future::Future<Output = ()>) {
+        BACKEND.scope(self, body).await
+    }
+}
+
+/// The backend of the running test (see [`Backend`]).
 pub fn postgres() -> bool {
-    std::env::var("HERALD_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+    BACKEND
+        .try_with(|b| *b == Backend::Postgres)
+        .unwrap_or(false)
+}
+
+/// Declares that the `async fn` below it is a test, run on the backends named:
+/// - `both`: `<name>::sqlite`, and `<name>::postgres` (ignored unless `--ignored` is given:
+///   `.ci/run` gives it; elsewhere it is reported as ignored, never as passed);
+/// - `sqlite`: a SQLite file matter, `<name>::sqlite` only;
+/// - `postgres`: several nodes on one database, `<name>::postgres` only (ignored by default).
+///
+/// The tokio test attribute (its flavor) may be given before the name.
+macro_rules! on_backends {
+    (both: $(#[$attr:meta])? $name:ident) => {
+        on_backends!(@mod $name [$(#[$attr])?] sqlite postgres);
+    };
+    (sqlite: $(#[$attr:meta])? $name:ident) => {
+        on_backends!(@mod $name [$(#[$attr])?] sqlite);
+    };
+    (postgres: $(#[$attr:meta])? $name:ident) => {
+        on_backends!(@mod $name [$(#[$attr])?] postgres);
+    };
+    (@mod $name:ident [] $($backend:ident)+) => {
+        on_backends!(@mod $name [#[tokio::test]] $($backend)+);
+    };
+    (@mod $name:ident [#[$attr:meta]] $($backend:ident)+) => {
+        mod $name {
+            $(on_backends!(@fn $backend #[$attr] $name);)+
+        }
+    };
+    (@fn sqlite #[$attr:meta] $name:ident) => {
+        #[$attr]
+        async fn sqlite() {
+            crate::support::Backend::Sqlite.run(super::$name()).await
+        }
+    };
+    (@fn postgres #[$attr:meta] $name:ident) => {
+        #[$attr]
+        #[ignore = "PostgreSQL: run with --ignored (HERALD_TEST_PG_URL, default 127.0.0.1:5432)"]
+        async fn postgres() {
+            crate::support::Backend::Postgres.run(super::$name()).await
+        }
+    };
 }
 
 fn pg_base() -> String {
