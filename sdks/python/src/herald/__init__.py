@@ -6,8 +6,8 @@ what it delivers.
         herald.send_event("my-app", "order.paid", {"amount": 1250})
 """
 
-from ._async_client import AsyncHerald
-from ._client import Herald
+from ._async.client import AsyncHerald
+from ._sync.client import Herald
 from ._dead_letters import DeadLetter, JsonlDeadLetters, ReplayReport, read_dead_letters
 from ._errors import (
     APIStatusError,

@@ -1,4 +1,5 @@
-"""The asynchronous client: :class:`Herald` for asyncio."""
+"""The client. Written once, for asyncio, in ``_async/client.py`` (:class:`AsyncHerald`);
+``_sync/client.py`` (:class:`Herald`) is generated from it by ``scripts/gen_sync.py``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from typing import Any, AsyncIterator, Iterable, Mapping, Sequence
 
 import httpx
 
-from . import _requests as r
-from ._async_resources import (
+from .. import _requests as r
+from .resources import (
     AsyncApps,
     AsyncDeliveries,
     AsyncEndpoints,
@@ -18,7 +19,7 @@ from ._async_resources import (
     AsyncKeys,
     AsyncPortalSessions,
 )
-from ._base import (
+from .._base import (
     DEFAULT_TIMEOUT,
     Request,
     Settings,
@@ -29,20 +30,30 @@ from ._base import (
     to_page,
     transport_error,
 )
-from ._dead_letters import DeadLetter, DeadLetterSink, ReplayReport
-from ._errors import HeraldError
-from ._retry import RetryPolicy
-from .types import BatchReceipt, Event, EventReceipt, Page
+from .._dead_letters import DeadLetter, DeadLetterSink, ReplayReport
+from .._errors import HeraldError
+from .._retry import RetryPolicy
+from ..types import BatchReceipt, Event, EventReceipt, Page
 
 
 class AsyncHerald:
-    """The asyncio client; the same calls, settings and guarantees as :class:`Herald`.
+    """A client for the Herald API (``AsyncHerald`` for asyncio, ``Herald`` without).
 
-        async def main() -> None:
-            async with AsyncHerald("hrd_...", base_url="http://127.0.0.1:8080") as herald:
-                await herald.send_event("my-app", "order.paid", {"amount": 1250})
-                async for delivery in herald.deliveries.iter("my-app", status="failed"):
-                    print(delivery["id"])
+    Every call is retried on transport errors, timeouts, 408, 425, 429 and 5xx, with
+    full-jitter backoff and ``Retry-After`` as a floor. Event sends carry an idempotency key
+    (generated when you give none) and the same bytes on every retry, so a retry never
+    creates a second event.
+
+        with Herald("hrd_...", base_url="http://127.0.0.1:8080") as herald:
+            receipt = herald.send_event("my-app", "order.paid", {"amount": 1250})
+            print(receipt["id"], [d["endpoint_id"] for d in receipt["deliveries"]])
+
+    With asyncio, the same calls are awaited::
+
+        async with AsyncHerald("hrd_...", base_url="http://127.0.0.1:8080") as herald:
+            await herald.send_event("my-app", "order.paid", {"amount": 1250})
+            async for delivery in herald.deliveries.iter("my-app", status="failed"):
+                print(delivery["id"])
     """
 
     def __init__(
@@ -57,6 +68,9 @@ class AsyncHerald:
         redact_logs: bool = True,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
+        """``api_key`` and ``base_url`` default to ``HERALD_API_KEY`` and ``HERALD_URL``.
+        ``dead_letters`` (a JSONL path or a callable) receives sends that finally failed.
+        ``redact_logs`` hides e-mail addresses and phone numbers in debug logs."""
         self._settings = Settings(
             api_key, base_url, timeout, max_retries, retry_policy, dead_letters, redact_logs
         )
@@ -82,7 +96,8 @@ class AsyncHerald:
         subject: str | None = None,
         metadata: Any = None,
     ) -> EventReceipt:
-        """See :meth:`Herald.send_event`."""
+        """Sends one event to application ``app`` (id or uid) and returns the receipt with its
+        deliveries. Without ``idempotency_key`` one is generated for this call."""
         return await self.events.send(
             app,
             type,
@@ -95,17 +110,21 @@ class AsyncHerald:
         )
 
     async def send_batch(self, app: str, items: Sequence[Mapping[str, Any]]) -> BatchReceipt:
-        """See :meth:`Herald.send_batch`."""
+        """Sends up to 100 events in one request. Each item is an event request (``type``,
+        ``payload``, ...) with an optional ``idempotency_key`` (generated when absent).
+        Check each item of the receipt: some may carry an ``error``."""
         return await self.events.send_batch(app, items)
 
     async def get_event(self, app: str, event_id: str) -> Event:
-        """See :meth:`Herald.get_event`."""
+        """An event with its payload and a summary of its deliveries."""
         return await self.events.get(app, event_id)
 
     async def replay_dead_letters(
         self, letters: str | os.PathLike[str] | Iterable[DeadLetter]
     ) -> ReplayReport:
-        """See :meth:`Herald.replay_dead_letters`."""
+        """Sends dead letters again (from a JSONL file or a list), with their original
+        idempotency keys: an event the server did commit is answered ``replayed``, not
+        duplicated. Letters that fail again are in the report's ``failed``."""
         report = ReplayReport(sent=[], failed=[])
         for letter in dead_letters_from(letters):
             try:

@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, AsyncIterator, Mapping, Sequence
 
-from . import _requests as r
-from ._base import rfc3339
-from .types import (
+from .. import _requests as r
+from .._base import rfc3339
+from ..types import (
     App,
     Attempt,
     BatchReceipt,
@@ -24,7 +24,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ._async_client import AsyncHerald
+    from .client import AsyncHerald
 
 
 class _AsyncResource:

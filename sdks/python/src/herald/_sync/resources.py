@@ -1,0 +1,273 @@
+# Generated from src/herald/_async/resources.py by scripts/gen_sync.py: do not edit.
+"""The asynchronous client's resources: ``_resources.py`` with ``async def``; both build their
+requests in ``_requests.py``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+
+from .. import _requests as r
+from .._base import rfc3339
+from ..types import (
+    App,
+    Attempt,
+    BatchReceipt,
+    Delivery,
+    Endpoint,
+    Event,
+    EventReceipt,
+    EventType,
+    Key,
+    KeyCreated,
+    Page,
+    PortalSession,
+)
+
+if TYPE_CHECKING:
+    from .client import Herald
+
+
+class _Resource:
+    def __init__(self, client: Herald) -> None:
+        self._client = client
+
+
+class Apps(_Resource):
+    """Applications (tenants): ``client.apps``."""
+
+    def create(self, name: str, *, uid: str | None = None, metadata: Any = None) -> App:
+        """Creates an application; ``uid`` is your own unique slug for it."""
+        return self._client._call(r.create_app(name, uid, metadata))
+
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[App]:
+        """One page of applications, newest first."""
+        return self._client._page(r.list_apps(limit, cursor))
+
+    def iter(self, *, limit: int | None = None) -> Iterator[App]:
+        """Every application, fetching pages as needed."""
+        return self._client._iter(r.list_apps(limit, None))
+
+    def get(self, app: str) -> App:
+        """An application by id or uid."""
+        return self._client._call(r.get_app(app))
+
+    def update(self, app: str, **fields: Any) -> App:
+        """Changes the given fields (``name``, ``uid``, ``metadata``)."""
+        return self._client._call(r.update_app(app, fields))
+
+    def delete(self, app: str) -> None:
+        """Deletes the application, its endpoints, and cancels their pending deliveries."""
+        self._client._call(r.delete_app(app))
+
+
+class EventTypes(_Resource):
+    """Event types and their JSON Schemas: ``client.event_types``."""
+
+    def create(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        schema: Any = None,
+        archived: bool | None = None,
+    ) -> EventType:
+        """Registers an event type; with ``schema`` every event of it is validated on ingest."""
+        return self._client._call(r.create_event_type(name, description, schema, archived))
+
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[EventType]:
+        return self._client._page(r.list_event_types(limit, cursor))
+
+    def iter(self, *, limit: int | None = None) -> Iterator[EventType]:
+        return self._client._iter(r.list_event_types(limit, None))
+
+    def get(self, name: str) -> EventType:
+        return self._client._call(r.get_event_type(name))
+
+    def update(self, name: str, **fields: Any) -> EventType:
+        """Changes ``description``, ``schema`` or ``archived``."""
+        return self._client._call(r.update_event_type(name, fields))
+
+    def delete(self, name: str) -> None:
+        self._client._call(r.delete_event_type(name))
+
+
+class Endpoints(_Resource):
+    """An application's endpoints (subscriptions): ``client.endpoints``."""
+
+    def create(self, app: str, url: str, **fields: Any) -> Endpoint:
+        """Creates an endpoint. ``fields`` are the contract's: ``event_types``, ``rate_limit``,
+        ``max_in_flight``, ``headers``, ``format``, ``ordered``, ``secret``,
+        ``signature_scheme``, ``description``, ``disabled``, ``metadata``."""
+        return self._client._call(r.create_endpoint(app, url, fields))
+
+    def list(
+        self, app: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Endpoint]:
+        return self._client._page(r.list_endpoints(app, limit, cursor))
+
+    def iter(self, app: str, *, limit: int | None = None) -> Iterator[Endpoint]:
+        return self._client._iter(r.list_endpoints(app, limit, None))
+
+    def get(self, app: str, endpoint_id: str) -> Endpoint:
+        return self._client._call(r.get_endpoint(app, endpoint_id))
+
+    def update(self, app: str, endpoint_id: str, **fields: Any) -> Endpoint:
+        """Changes the given fields; ``None`` clears a field (sent as ``null``)."""
+        return self._client._call(r.update_endpoint(app, endpoint_id, fields))
+
+    def delete(self, app: str, endpoint_id: str) -> None:
+        self._client._call(r.delete_endpoint(app, endpoint_id))
+
+    def secret(self, app: str, endpoint_id: str) -> dict[str, str]:
+        """``{"secret": "whsec_..."}`` (or ``{"public_key": "whpk_..."}`` for ``v1a``)."""
+        return self._client._call(r.endpoint_secret(app, endpoint_id))
+
+    def rotate_secret(
+        self, app: str, endpoint_id: str, *, secret: str | None = None
+    ) -> dict[str, str]:
+        """Starts a rotation; the old secret keeps signing during the grace period."""
+        return self._client._call(r.rotate_endpoint_secret(app, endpoint_id, secret))
+
+    def test(self, app: str, endpoint_id: str) -> dict[str, Any]:
+        """Sends one ``herald.ping`` event to this endpoint only."""
+        return self._client._call(r.test_endpoint(app, endpoint_id))
+
+    def recover(self, app: str, endpoint_id: str, since: str | datetime) -> int:
+        """Attempts again every failed or cancelled delivery created at or after ``since``
+        (a ``datetime`` or an RFC 3339 string); returns how many were requeued."""
+        out = self._client._call(r.recover_endpoint(app, endpoint_id, rfc3339(since)))
+        return int(out["requeued"])
+
+    def stats(self, app: str, endpoint_id: str) -> dict[str, Any]:
+        """Delivery counts by status over the last 24 h and the last attempt."""
+        return self._client._call(r.endpoint_stats(app, endpoint_id))
+
+
+class Events(_Resource):
+    """Sending and reading events: ``client.events``."""
+
+    def send(
+        self,
+        app: str,
+        type: str,
+        payload: Any,
+        *,
+        endpoint_ids: Sequence[str] | None = None,
+        idempotency_key: str | None = None,
+        source: str | None = None,
+        subject: str | None = None,
+        metadata: Any = None,
+    ) -> EventReceipt:
+        """Same as :meth:`AsyncHerald.send_event`."""
+        req = r.send_event(
+            app, type, payload, endpoint_ids, idempotency_key, source, subject, metadata
+        )
+        return self._client._call(req)
+
+    def send_batch(self, app: str, items: Sequence[Mapping[str, Any]]) -> BatchReceipt:
+        """Same as :meth:`AsyncHerald.send_batch`."""
+        return self._client._call(r.send_batch(app, items))
+
+    def get(self, app: str, event_id: str) -> Event:
+        return self._client._call(r.get_event(app, event_id))
+
+    def list(
+        self,
+        app: str,
+        *,
+        type: str | None = None,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Event]:
+        req = r.list_events(app, type, rfc3339(after), rfc3339(before), limit, cursor)
+        return self._client._page(req)
+
+    def iter(
+        self,
+        app: str,
+        *,
+        type: str | None = None,
+        after: str | datetime | None = None,
+        before: str | datetime | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Event]:
+        req = r.list_events(app, type, rfc3339(after), rfc3339(before), limit, None)
+        return self._client._iter(req)
+
+
+class Deliveries(_Resource):
+    """Deliveries and their attempts: ``client.deliveries``."""
+
+    def list(
+        self,
+        app: str,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[Delivery]:
+        req = r.list_deliveries(app, endpoint_id, event_id, status, limit, cursor)
+        return self._client._page(req)
+
+    def iter(
+        self,
+        app: str,
+        *,
+        endpoint_id: str | None = None,
+        event_id: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> Iterator[Delivery]:
+        req = r.list_deliveries(app, endpoint_id, event_id, status, limit, None)
+        return self._client._iter(req)
+
+    def get(self, app: str, delivery_id: str, *, include_payload: bool = False) -> Delivery:
+        return self._client._call(r.get_delivery(app, delivery_id, include_payload))
+
+    def retry(self, app: str, delivery_id: str) -> None:
+        """One more attempt now, whatever the delivery's status."""
+        self._client._call(r.retry_delivery(app, delivery_id))
+
+    def attempts(
+        self, app: str, delivery_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> Page[Attempt]:
+        """One page of the delivery's attempts, oldest first."""
+        return self._client._page(r.list_attempts(app, delivery_id, limit, cursor))
+
+    def iter_attempts(
+        self, app: str, delivery_id: str, *, limit: int | None = None
+    ) -> Iterator[Attempt]:
+        return self._client._iter(r.list_attempts(app, delivery_id, limit, None))
+
+
+class Keys(_Resource):
+    """API keys: ``client.keys``."""
+
+    def create(self, name: str, scope: str, *, app_id: str | None = None) -> KeyCreated:
+        """Creates a key (``admin`` or ``producer``); the secret is in ``key``, only here."""
+        return self._client._call(r.create_key(name, scope, app_id))
+
+    def list(self, *, limit: int | None = None, cursor: str | None = None) -> Page[Key]:
+        return self._client._page(r.list_keys(limit, cursor))
+
+    def iter(self, *, limit: int | None = None) -> Iterator[Key]:
+        return self._client._iter(r.list_keys(limit, None))
+
+    def revoke(self, key_id: str) -> None:
+        """Revokes the key at once."""
+        self._client._call(r.revoke_key(key_id))
+
+
+class PortalSessions(_Resource):
+    """Customer-portal links: ``client.portal_sessions``."""
+
+    def create(
+        self, app: str, *, expires_in: int | None = None, read_only: bool | None = None
+    ) -> PortalSession:
+        """A portal link for one application, valid ``expires_in`` seconds (default 3600)."""
+        return self._client._call(r.create_portal_session(app, expires_in, read_only))
