@@ -7,6 +7,7 @@
 //! - [`delivery`]: the engine that attempts deliveries (`delivery.md`).
 //! - [`background`]: retention and gauges.
 //! - [`startup`]: the HTTP service from the first connection on (start-up answers, then the API).
+//! - [`handoff`]: fresh deliveries from ingest to the dispatcher, and its invariants.
 //! - [`error`]: the one mapping from failures to the contract's error body.
 //! - [`ServeError`]: why [`run`] could not start or stopped (for the binary's edge).
 //! - [`domain`], [`schemas`], [`ids`], [`timefmt`]: rules and formats shared by the above.
@@ -17,6 +18,7 @@ pub mod config;
 pub mod delivery;
 pub mod domain;
 pub mod error;
+pub mod handoff;
 pub mod ids;
 pub mod schemas;
 pub mod startup;
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use secrecy::ExposeSecret;
 
 use crate::config::Config;
+use crate::handoff::IngestSide;
 use crate::store::{ApiKey, Scope, Store, StoreError};
 
 /// Why the server could not start, or stopped other than by its shutdown signal.
@@ -99,14 +102,14 @@ pub fn metrics_handle() -> Result<PrometheusHandle, ServeError> {
     Ok(handle)
 }
 
-/// Opens the store for `cfg`.
-pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServeError> {
+/// Opens the store for `cfg`; its ingest hands fresh deliveries over through `handoff`.
+pub async fn open_store(cfg: &Config, handoff: IngestSide) -> Result<Arc<dyn Store>, ServeError> {
     if let Some(url) = &cfg.database_url {
         let url = url.expose_secret();
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ServeError::DatabaseUrl);
         }
-        let store = store::postgres::PgStore::open(url, cfg.database_max_connections)
+        let store = store::postgres::PgStore::open(url, cfg.database_max_connections, handoff)
             .await
             .map_err(|source| ServeError::Store {
                 backend: "PostgreSQL".into(),
@@ -114,12 +117,13 @@ pub async fn open_store(cfg: &Config) -> Result<Arc<dyn Store>, ServeError> {
             })?;
         return Ok(Arc::new(store));
     }
-    let store = store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full)
-        .await
-        .map_err(|source| ServeError::Store {
-            backend: format!("SQLite ({})", cfg.data_dir.display()),
-            source,
-        })?;
+    let store =
+        store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full, handoff)
+            .await
+            .map_err(|source| ServeError::Store {
+                backend: format!("SQLite ({})", cfg.data_dir.display()),
+                source,
+            })?;
     Ok(Arc::new(store))
 }
 
@@ -180,7 +184,8 @@ pub async fn run(
             .with_graceful_shutdown(async move { token.cancelled().await })
             .into_future(),
     );
-    let store = match open_store(&cfg).await {
+    let (ingest_side, engine_side) = handoff::channel(delivery::lease_ms(&cfg));
+    let store = match open_store(&cfg, ingest_side).await {
         Ok(store) => store,
         Err(e) => {
             server.abort();
@@ -193,7 +198,12 @@ pub async fn run(
     {
         println!("Created the bootstrap admin API key (shown only once):\n\n    {secret}\n");
     }
-    let (engine, engine_task) = delivery::start(store.clone(), cfg.clone(), shutdown.child_token());
+    let (engine, engine_task) = delivery::start(
+        store.clone(),
+        cfg.clone(),
+        engine_side,
+        shutdown.child_token(),
+    );
     let background = tokio::spawn(background::run(
         store.clone(),
         cfg.clone(),

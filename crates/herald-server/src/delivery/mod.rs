@@ -9,6 +9,8 @@
 
 pub mod attempt;
 mod dispatcher;
+
+pub use dispatcher::lease_ms;
 mod recorder;
 pub mod request;
 pub mod retry;
@@ -23,6 +25,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::handoff::EngineSide;
 use crate::store::Store;
 
 /// How the API tells the engine that something changed.
@@ -50,9 +53,10 @@ impl EngineHandle {
 pub fn start(
     store: Arc<dyn Store>,
     config: Arc<Config>,
+    handoff: EngineSide,
     shutdown: CancellationToken,
 ) -> (EngineHandle, JoinHandle<()>) {
-    let wake = Arc::new(Notify::new());
+    let wake = handoff.wake_signal();
     let (changes_tx, changes_rx) = mpsc::unbounded_channel();
     let handle = EngineHandle {
         wake: wake.clone(),
@@ -79,24 +83,12 @@ pub fn start(
         recorded_tx,
         changes_tx,
     ));
-    let (handoff_tx, handoff_rx) = mpsc::unbounded_channel();
-    let credits = Arc::new(AtomicI64::new(0));
-    let full = Arc::new(std::sync::RwLock::new(std::collections::HashSet::new()));
-    store.set_handoff(crate::store::Handoff {
-        jobs: handoff_tx,
-        credits: credits.clone(),
-        lease_ms: dispatcher::lease_ms(&config),
-        wake: wake.clone(),
-        full: full.clone(),
-    });
     let links = dispatcher::Links {
         wake,
         changes: changes_rx,
         finished: finished_tx,
         recorded: recorded_rx,
-        handoff: handoff_rx,
-        credits,
-        full,
+        handoff,
     };
     let dispatcher = dispatcher::Dispatcher::new(store, config, sender, links, nodes);
     let task = tokio::spawn(async move {

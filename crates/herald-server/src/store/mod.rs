@@ -79,62 +79,6 @@ fn unavailable_code(c: &str) -> bool {
     ["08", "53", "57"].iter().any(|p| c.starts_with(p)) || c == "55000" || c == "3D000"
 }
 
-/// The engine's end of the ingest hand-off (see `Store::set_handoff`).
-#[derive(Clone)]
-pub struct Handoff {
-    pub jobs: tokio::sync::mpsc::UnboundedSender<Vec<(Job, i64)>>,
-    /// Deliveries the engine can take now; ingest takes one per delivery it hands over.
-    pub credits: std::sync::Arc<std::sync::atomic::AtomicI64>,
-    /// How long a handed-over delivery stays leased (attempt timeout + margin).
-    pub lease_ms: i64,
-    /// Wakes the engine for committed deliveries that were not handed over.
-    pub wake: std::sync::Arc<tokio::sync::Notify>,
-    /// Endpoints whose in-memory queue is full: their fresh deliveries stay in the store
-    /// (unleased) so that a slow endpoint never takes the room of the others.
-    pub full: std::sync::Arc<std::sync::RwLock<std::collections::HashSet<String>>>,
-}
-
-/// What became of a fresh delivery offered to the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handover {
-    /// Leased and handed over (one credit taken).
-    Taken,
-    /// Left in the store: its endpoint's queue is full. The engine claims from the store
-    /// when that queue frees a place, so it need not be woken for this delivery.
-    EndpointFull,
-    /// Left in the store for another reason (no room, an ordered endpoint): the engine must
-    /// be woken to claim it.
-    Left,
-}
-
-impl Handoff {
-    /// Whether a fresh delivery to this endpoint may be leased and handed over; takes one
-    /// credit when it may.
-    pub fn take(&self, endpoint_id: &str) -> Handover {
-        if self.full.read().is_ok_and(|f| f.contains(endpoint_id)) {
-            return Handover::EndpointFull;
-        }
-        if self
-            .credits
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed)
-            > 0
-        {
-            return Handover::Taken;
-        }
-        self.credits
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Handover::Left
-    }
-}
-
-impl Handoff {
-    /// Gives committed, leased deliveries to the engine. If the engine has stopped they stay
-    /// leased in the store until the lease lapses (or the next start releases them).
-    pub fn send(&self, jobs: Vec<(Job, i64)>) {
-        let _ = self.jobs.send(jobs);
-    }
-}
-
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// A page request: newest first, items strictly older than `before` (a `seq`).
@@ -213,9 +157,6 @@ pub trait Store: Send + Sync + 'static {
     /// Commits every item in one transaction. Items whose idempotency key was seen
     /// replay or conflict; others insert the event and its deliveries (due now).
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>>;
-    /// Connects ingest to the delivery engine: from then on, fresh deliveries are inserted
-    /// already leased (while the engine has room) and handed over after the commit.
-    fn set_handoff(&self, handoff: Handoff);
     async fn event(&self, app_id: &str, id: &str) -> Result<Option<Event>>;
     async fn list_events(
         &self,

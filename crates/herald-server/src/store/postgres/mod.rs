@@ -68,6 +68,8 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
+use crate::handoff::IngestSide;
+
 use super::*;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -84,7 +86,7 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects (failing fast when the server is unreachable) and applies the migrations.
-    pub async fn open(url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn open(url: &str, max_connections: u32, handoff: IngestSide) -> Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .min_connections(1)
@@ -97,7 +99,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        let ingest = ingest::GroupCommit::start(Arc::new(pool.clone()), None, None);
+        let ingest = ingest::GroupCommit::start(Arc::new(pool.clone()), handoff, None, None);
         Ok(PgStore { pool, ingest })
     }
 }
@@ -179,9 +181,6 @@ impl Store for PgStore {
         endpoints::stats(&self.pool, endpoint_id, since_ms).await
     }
 
-    fn set_handoff(&self, handoff: Handoff) {
-        self.ingest.set_handoff(handoff);
-    }
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
         self.ingest.ingest(app_id, items).await
     }

@@ -3,12 +3,12 @@
 //! backends (see `store::sql`).
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::script::Script;
 use super::{rows, Db, Writer, OR_FAIL};
 use crate::domain::filter_matches;
+use crate::handoff::{Handover, IngestSide};
 use crate::ids::{new_id, Kind};
 use crate::store::active_endpoints::{ActiveEndpoints, ActiveList};
 use crate::store::carpool::Carpool;
@@ -21,7 +21,6 @@ use bytes::Bytes;
 #[derive(Clone)]
 pub struct GroupCommit {
     jobs: tokio::sync::mpsc::Sender<IngestJob>,
-    handoff: Arc<OnceLock<Handoff>>,
 }
 
 struct IngestJob {
@@ -52,14 +51,14 @@ impl GroupCommit {
     /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
     /// writer connection (see `store::active_endpoints`); `None` reads them every group.
     /// `carpool`: outcome batches a group takes into its transaction (one writer too).
+    /// `handoff`: ingest's end of the hand-off to the engine (`crate::handoff`).
     pub fn start(
         writer: Arc<Writer>,
+        handoff: IngestSide,
         active: Option<Arc<ActiveEndpoints>>,
         carpool: Option<Arc<OutcomeCarpool>>,
     ) -> GroupCommit {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
-        let handoff: Arc<OnceLock<Handoff>> = Arc::new(OnceLock::new());
-        let h = handoff.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut bytes = first.bytes();
@@ -77,7 +76,7 @@ impl GroupCommit {
                 let written = write_group(
                     &writer,
                     &mut group,
-                    h.get(),
+                    &handoff,
                     active.as_deref(),
                     carpool.as_deref(),
                 )
@@ -90,13 +89,9 @@ impl GroupCommit {
                         for (job, r) in group.into_iter().zip(results) {
                             let _ = job.reply.send(Ok(r));
                         }
-                        if let Some(h) = h.get() {
-                            if !jobs.is_empty() {
-                                h.send(jobs);
-                            }
-                            if wake {
-                                h.wake.notify_one();
-                            }
+                        handoff.send(jobs);
+                        if wake {
+                            handoff.wake();
                         }
                     }
                     Err(e) => {
@@ -108,12 +103,7 @@ impl GroupCommit {
                 }
             }
         });
-        GroupCommit { jobs, handoff }
-    }
-
-    /// From now on, fresh deliveries are inserted leased and handed to the engine.
-    pub fn set_handoff(&self, handoff: Handoff) {
-        let _ = self.handoff.set(handoff);
+        GroupCommit { jobs }
     }
 
     pub async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
@@ -154,7 +144,7 @@ struct DeliveryRow {
 async fn write_group(
     w: &Writer,
     group: &mut [IngestJob],
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
     carpool: Option<&OutcomeCarpool>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
@@ -163,9 +153,7 @@ async fn write_group(
         Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
-            if let Some(h) = handoff {
-                h.credits.fetch_add(jobs.len() as i64, Ordering::Relaxed);
-            }
+            handoff.refund(jobs.len());
             Err(e)
         }
     }
@@ -176,7 +164,7 @@ async fn write_group(
 async fn write_planned(
     w: &Writer,
     group: &mut [IngestJob],
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
     carpool: Option<&OutcomeCarpool>,
     jobs: &mut Vec<(Job, i64)>,
@@ -223,7 +211,7 @@ async fn write_planned(
 fn plan_kept(
     group: &mut [IngestJob],
     lists: &HashMap<String, ActiveList>,
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     rows: &mut Rows,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Vec<Vec<IngestResult>> {
@@ -249,7 +237,7 @@ async fn plan_reading(
     tx: &mut <Db as sqlx::Database>::Connection,
     group: &mut [IngestJob],
     active: Option<&ActiveEndpoints>,
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     rows: &mut Rows,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Result<Vec<Vec<IngestResult>>> {
@@ -370,7 +358,7 @@ async fn ingest_in(
     app_id: &str,
     items: Vec<NewEvent>,
     active: &[Arc<Endpoint>],
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     rows: &mut Rows,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Result<Vec<IngestResult>> {
@@ -438,7 +426,7 @@ fn fan_out(
     app_id: &str,
     item: NewEvent,
     targets: Vec<&Arc<Endpoint>>,
-    handoff: Option<&Handoff>,
+    handoff: &IngestSide,
     rows: &mut Rows,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Receipt {
@@ -448,13 +436,8 @@ fn fan_out(
         let id = new_id(Kind::Delivery);
         // Handed off when the engine has room (ordered endpoints keep to the store's
         // order, so they are always claimed from it).
-        let handed = match handoff {
-            Some(h) if !ep.ordered => h.take(&ep.id),
-            _ => Handover::Left,
-        };
-        let lease_until = handoff
-            .filter(|_| handed == Handover::Taken)
-            .map(|h| item.created_at + h.lease_ms);
+        let handed = handoff.offer(ep);
+        let lease_until = (handed == Handover::Taken).then(|| handoff.lease_until(item.created_at));
         if let Some(until) = lease_until {
             // One copy of the payload per event, shared by its handed-over jobs.
             let payload = shared.get_or_insert_with(|| Bytes::copy_from_slice(&item.payload));

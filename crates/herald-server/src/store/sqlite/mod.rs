@@ -85,6 +85,7 @@ use sqlx::SqlitePool;
 
 use super::active_endpoints::ActiveEndpoints;
 use super::*;
+use crate::handoff::IngestSide;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -113,7 +114,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) `dir/herald.db` and applies the migrations.
-    pub async fn open(dir: &Path, synchronous_full: bool) -> Result<Self> {
+    pub async fn open(dir: &Path, synchronous_full: bool, handoff: IngestSide) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
         })?;
@@ -177,6 +178,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             ingest: ingest::GroupCommit::start(
                 write.clone(),
+                handoff,
                 Some(active.clone()),
                 Some(carpool.clone()),
             ),
@@ -323,9 +325,6 @@ impl Store for SqliteStore {
         endpoints::stats(&self.read, endpoint_id, since_ms).await
     }
 
-    fn set_handoff(&self, handoff: Handoff) {
-        self.ingest.set_handoff(handoff);
-    }
     async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
         self.ingest.ingest(app_id, items).await
     }
@@ -477,7 +476,9 @@ mod tests {
     /// A store with one app and one endpoint (`ep_1`); outcome batches of any size wait up
     /// to a minute for a ride, so one recorded within seconds of an ingest was carried by it.
     async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-        let mut store = SqliteStore::open(dir.path(), false).await.unwrap();
+        let mut store = SqliteStore::open(dir.path(), false, IngestSide::detached())
+            .await
+            .unwrap();
         store.ride_min = 1;
         store.ride_patience = Duration::from_secs(60);
         let app = App {
