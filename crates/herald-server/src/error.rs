@@ -3,7 +3,6 @@
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 
 use crate::store::StoreError;
 
@@ -36,22 +35,7 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-/// The contract's error object.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<&'static str>,
-    pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub param: Option<String>,
-}
+pub use herald_types::{ErrorBody, ErrorDetail};
 
 impl ApiError {
     /// 400 `invalid_request` naming the field.
@@ -115,8 +99,8 @@ impl ApiError {
             other => other.to_string(),
         };
         ErrorDetail {
-            kind,
-            code,
+            kind: kind.to_string(),
+            code: code.map(str::to_string),
             message,
             param,
         }

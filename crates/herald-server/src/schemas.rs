@@ -110,7 +110,7 @@ mod tests {
             .validate("t", 1, &schema, br#"{"amount": "ten"}"#)
             .unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("payload.amount"));
-        assert_eq!(e.detail().code, Some("schema_violation"));
+        assert_eq!(e.detail().code.as_deref(), Some("schema_violation"));
         let e = c.validate("t", 1, &schema, br#"{}"#).unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("payload.amount"));
         let e = c

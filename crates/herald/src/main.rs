@@ -37,7 +37,7 @@ enum Command {
     /// Event types: create, list, get, update, delete.
     EventTypes {
         #[command(subcommand)]
-        command: cli::resources::EventTypesCommand,
+        command: cli::event_types::EventTypesCommand,
     },
     /// Endpoints of an application.
     Endpoints {
@@ -45,7 +45,7 @@ enum Command {
         #[arg(long, global = true)]
         app: Option<String>,
         #[command(subcommand)]
-        command: cli::resources::EndpointsCommand,
+        command: cli::endpoints::EndpointsCommand,
     },
     /// Events of an application.
     Events {
@@ -53,7 +53,7 @@ enum Command {
         #[arg(long, global = true)]
         app: Option<String>,
         #[command(subcommand)]
-        command: cli::resources::EventsCommand,
+        command: cli::events::EventsCommand,
     },
     /// Deliveries of an application.
     Deliveries {
@@ -61,12 +61,12 @@ enum Command {
         #[arg(long, global = true)]
         app: Option<String>,
         #[command(subcommand)]
-        command: cli::resources::DeliveriesCommand,
+        command: cli::deliveries::DeliveriesCommand,
     },
     /// API keys: create, list, revoke.
     Keys {
         #[command(subcommand)]
-        command: cli::resources::KeysCommand,
+        command: cli::keys::KeysCommand,
     },
     /// A local receiver for development: prints and verifies each request.
     Listen(cli::listen::ListenArgs),
@@ -118,22 +118,23 @@ fn main() -> ExitCode {
         Command::Send(args) => {
             client_runtime().and_then(|rt| rt.block_on(cli::send(&cli.server, args)))
         }
-        Command::EventTypes { command } => client_runtime()
-            .and_then(|rt| rt.block_on(cli::resources::event_types(&cli.server, command))),
+        Command::EventTypes { command } => {
+            client_runtime().and_then(|rt| rt.block_on(cli::event_types::run(&cli.server, command)))
+        }
         Command::Endpoints { app, command } => need_app(app).and_then(|app| {
             client_runtime()
-                .and_then(|rt| rt.block_on(cli::resources::endpoints(&cli.server, &app, command)))
+                .and_then(|rt| rt.block_on(cli::endpoints::run(&cli.server, &app, command)))
         }),
         Command::Events { app, command } => need_app(app).and_then(|app| {
             client_runtime()
-                .and_then(|rt| rt.block_on(cli::resources::events(&cli.server, &app, command)))
+                .and_then(|rt| rt.block_on(cli::events::run(&cli.server, &app, command)))
         }),
         Command::Deliveries { app, command } => need_app(app).and_then(|app| {
             client_runtime()
-                .and_then(|rt| rt.block_on(cli::resources::deliveries(&cli.server, &app, command)))
+                .and_then(|rt| rt.block_on(cli::deliveries::run(&cli.server, &app, command)))
         }),
         Command::Keys { command } => {
-            client_runtime().and_then(|rt| rt.block_on(cli::resources::keys(&cli.server, command)))
+            client_runtime().and_then(|rt| rt.block_on(cli::keys::run(&cli.server, command)))
         }
         Command::Listen(args) => {
             client_runtime().and_then(|rt| rt.block_on(cli::listen::run(args)))

@@ -56,7 +56,7 @@ blocking! {
     /// See [`super::Client::event`].
     fn event(app: &str, event: &str) -> Event;
     /// See [`super::Client::list_events`].
-    fn list_events(app: &str, cursor: Option<&str>) -> Page<Event>;
+    fn list_events(app: &str, filter: &EventFilter, cursor: Option<&str>) -> Page<Event>;
     /// See [`super::Client::create_app`].
     fn create_app(name: &str, uid: Option<&str>) -> App;
     /// See [`super::Client::app`].
@@ -66,7 +66,7 @@ blocking! {
     /// See [`super::Client::delete_app`].
     fn delete_app(app: &str) -> ();
     /// See [`super::Client::create_event_type`].
-    fn create_event_type(name: &str, schema: Option<serde_json::Value>) -> EventType;
+    fn create_event_type(event_type: &EventTypeIn) -> EventType;
     /// See [`super::Client::list_event_types`].
     fn list_event_types(cursor: Option<&str>) -> Page<EventType>;
     /// See [`super::Client::create_endpoint`].
@@ -78,21 +78,21 @@ blocking! {
     /// See [`super::Client::delete_endpoint`].
     fn delete_endpoint(app: &str, endpoint: &str) -> ();
     /// See [`super::Client::endpoint_secret`].
-    fn endpoint_secret(app: &str, endpoint: &str) -> String;
+    fn endpoint_secret(app: &str, endpoint: &str) -> Secret;
     /// See [`super::Client::rotate_secret`].
-    fn rotate_secret(app: &str, endpoint: &str) -> serde_json::Value;
+    fn rotate_secret(app: &str, endpoint: &str, rotate: &RotateIn) -> Secret;
     /// See [`super::Client::test_endpoint`].
     fn test_endpoint(app: &str, endpoint: &str) -> EventReceipt;
     /// See [`super::Client::recover_endpoint`].
-    fn recover_endpoint(app: &str, endpoint: &str, since: &str) -> u64;
+    fn recover_endpoint(app: &str, endpoint: &str, since: &str) -> RecoverOut;
     /// See [`super::Client::endpoint_stats`].
-    fn endpoint_stats(app: &str, endpoint: &str) -> serde_json::Value;
+    fn endpoint_stats(app: &str, endpoint: &str) -> EndpointStats;
     /// See [`super::Client::delivery`].
     fn delivery(app: &str, delivery: &str) -> Delivery;
     /// See [`super::Client::list_deliveries`].
-    fn list_deliveries(app: &str, cursor: Option<&str>) -> Page<Delivery>;
+    fn list_deliveries(app: &str, filter: &DeliveryFilter, cursor: Option<&str>) -> Page<Delivery>;
     /// See [`super::Client::attempts`].
-    fn attempts(app: &str, delivery: &str) -> Page<Attempt>;
+    fn attempts(app: &str, delivery: &str, cursor: Option<&str>) -> Page<Attempt>;
     /// See [`super::Client::retry_delivery`].
     fn retry_delivery(app: &str, delivery: &str) -> Delivery;
     /// See [`super::Client::create_key`].
@@ -102,15 +102,17 @@ blocking! {
     /// See [`super::Client::revoke_key`].
     fn revoke_key(key: &str) -> ();
     /// See [`super::Client::update_app`].
-    fn update_app(app: &str, changes: &serde_json::Value) -> App;
+    fn update_app(app: &str, changes: &AppPatch) -> App;
     /// See [`super::Client::update_endpoint`].
-    fn update_endpoint(app: &str, endpoint: &str, changes: &serde_json::Value) -> Endpoint;
+    fn update_endpoint(app: &str, endpoint: &str, changes: &EndpointPatch) -> Endpoint;
     /// See [`super::Client::event_type`].
     fn event_type(name: &str) -> EventType;
     /// See [`super::Client::update_event_type`].
-    fn update_event_type(name: &str, changes: &serde_json::Value) -> EventType;
+    fn update_event_type(name: &str, changes: &EventTypePatch) -> EventType;
     /// See [`super::Client::delete_event_type`].
     fn delete_event_type(name: &str) -> ();
     /// See [`super::Client::portal_session`].
-    fn portal_session(app: &str, expires_in: Option<u32>, read_only: bool) -> PortalSession;
+    fn portal_session(app: &str, session: &PortalSessionIn) -> PortalSession;
+    /// See [`super::Client::session`].
+    fn session() -> Session;
 }

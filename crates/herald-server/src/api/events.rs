@@ -150,7 +150,7 @@ fn answer(app: &App, result: IngestResult) -> Result<EventAccepted, ApiError> {
                 metrics::counter!("herald_events_accepted_total", "app" => app.id.clone())
                     .increment(1);
             }
-            Ok(EventAccepted::new(&receipt, replayed))
+            Ok(event_accepted(&receipt, replayed))
         }
         IngestResult::IdempotencyConflict => Err(ApiError::Conflict {
             code: "idempotency_conflict",
@@ -400,7 +400,7 @@ async fn list_events(
         .list_events(&app.id, &filter, q.page.req(false)?)
         .await?;
     Ok(Json(EventList {
-        data: page.items.iter().map(|e| EventOut::new(e, None)).collect(),
+        data: page.items.iter().map(|e| event_out(e, None)).collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
 }
@@ -420,5 +420,5 @@ async fn get_event(
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
     let deliveries = state.store.event_deliveries(&ev.id).await?;
-    Ok(Json(EventOut::new(&ev, Some(&deliveries))))
+    Ok(Json(event_out(&ev, Some(&deliveries))))
 }

@@ -347,7 +347,7 @@ mod tests {
         let e = parse_json::<Probe>(br#"{"name":"x","n":"one"}"#).unwrap_err();
         assert_eq!(e.detail().param.as_deref(), Some("n"));
         let e = parse_json::<Probe>(br#"{"name":"#).unwrap_err();
-        assert_eq!(e.detail().code, Some("malformed_json"));
+        assert_eq!(e.detail().code.as_deref(), Some("malformed_json"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 async fn current_session(who: Principal) -> Result<Json<SessionOut>, ApiError> {
     Ok(Json(SessionOut {
         key_id: who.key_id,
-        scope: who.scope.as_str(),
+        scope: who.scope.as_str().to_string(),
         app_id: who.app_id,
         read_only: who.read_only,
         expires_at: who.expires_at.map(format_ms),

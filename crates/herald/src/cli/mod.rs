@@ -2,13 +2,18 @@
 //! crate). Exit codes: 0 done, 1 a failed request or a webhook that does not verify, 2 bad
 //! usage (clap).
 
+pub mod deliveries;
+pub mod endpoints;
+pub mod event_types;
+pub mod events;
+pub mod keys;
 pub mod listen;
 pub mod output;
-pub mod resources;
 pub mod verify;
 
-use herald_sdk::client::{Client, Method, NewEvent};
-use serde_json::{json, Value};
+use futures_util::StreamExt;
+use herald_sdk::client::{AppPatch, Client, Error, NewEvent, Page};
+use serde::Serialize;
 
 /// Where the server is and how to authenticate.
 #[derive(clap::Args, Debug, Clone)]
@@ -39,6 +44,27 @@ impl ServerArgs {
             .build()
             .map_err(|e| e.to_string())
     }
+}
+
+/// Prints a call's answer: its JSON with `--json`, otherwise a table (lists) or its fields.
+fn show<T: Serialize>(
+    server: &ServerArgs,
+    answer: Result<T, Error>,
+    columns: &[&str],
+) -> Result<(), String> {
+    let value =
+        serde_json::to_value(answer.map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    output::print(&value, server.json, columns);
+    Ok(())
+}
+
+/// Reports a call that answers nothing (a delete).
+fn done(server: &ServerArgs, answer: Result<(), Error>) -> Result<(), String> {
+    answer.map_err(|e| e.to_string())?;
+    if !server.json {
+        println!("done");
+    }
+    Ok(())
 }
 
 /// `herald apps …`
@@ -86,56 +112,40 @@ const APP_COLUMNS: &[&str] = &["id", "uid", "name", "created_at"];
 
 pub async fn apps(server: &ServerArgs, cmd: AppsCommand) -> Result<(), String> {
     let c = server.client()?;
-    let call = |method: Method, path: String, body: Option<Value>| {
-        let c = c.clone();
-        async move {
-            c.request_json(method, &path, body.as_ref())
-                .await
-                .map_err(|e| e.to_string())
+    match cmd {
+        AppsCommand::Create { name, uid } => show(
+            server,
+            c.create_app(&name, uid.as_deref()).await,
+            APP_COLUMNS,
+        ),
+        AppsCommand::List { limit: None } => show(server, c.list_apps(None).await, APP_COLUMNS),
+        AppsCommand::List { limit: Some(n) } => {
+            // The first `n` applications, read across pages as needed.
+            let apps: Vec<_> = c.all_apps().take(n as usize).collect().await;
+            let data = apps.into_iter().collect::<Result<Vec<_>, _>>();
+            let page = data.map(|data| Page {
+                data,
+                next_cursor: None,
+            });
+            show(server, page, APP_COLUMNS)
         }
-    };
-    let value = match cmd {
-        AppsCommand::Create { name, uid } => {
-            call(
-                Method::POST,
-                "/v1/apps".into(),
-                Some(json!({"name": name, "uid": uid})),
-            )
-            .await?
-        }
-        AppsCommand::List { limit } => {
-            let path = match limit {
-                Some(l) => format!("/v1/apps?limit={l}"),
-                None => "/v1/apps".into(),
-            };
-            call(Method::GET, path, None).await?
-        }
-        AppsCommand::Get { app } => call(Method::GET, format!("/v1/apps/{app}"), None).await?,
+        AppsCommand::Get { app } => show(server, c.app(&app).await, APP_COLUMNS),
         AppsCommand::Update { app, name, uid } => {
-            let mut changes = serde_json::Map::new();
-            if let Some(n) = name {
-                changes.insert("name".into(), json!(n));
-            }
-            if let Some(u) = uid {
-                changes.insert("uid".into(), json!(u));
-            }
-            call(
-                Method::PATCH,
-                format!("/v1/apps/{app}"),
-                Some(Value::Object(changes)),
-            )
-            .await?
+            let changes = AppPatch {
+                name,
+                uid: uid.map(Some),
+                metadata: None,
+            };
+            show(server, c.update_app(&app, &changes).await, APP_COLUMNS)
         }
         AppsCommand::Delete { app } => {
-            call(Method::DELETE, format!("/v1/apps/{app}"), None).await?;
+            c.delete_app(&app).await.map_err(|e| e.to_string())?;
             if !server.json {
                 println!("deleted {app}");
             }
-            return Ok(());
+            Ok(())
         }
-    };
-    output::print(&value, server.json, APP_COLUMNS);
-    Ok(())
+    }
 }
 
 /// `herald send`
@@ -180,9 +190,9 @@ pub async fn send(server: &ServerArgs, args: SendArgs) -> Result<(), String> {
             .map_err(|e| format!("the payload is not JSON: {e}"))?;
     let event = NewEvent {
         event_type: args.event_type,
-        payload,
+        payload: Some(payload),
         endpoint_ids: (!args.endpoints.is_empty()).then_some(args.endpoints),
-        idempotency_key: None,
+        ..Default::default()
     };
     let receipt = server
         .client()?

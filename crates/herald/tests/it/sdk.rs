@@ -9,7 +9,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use herald_sdk::axum_extract::Verified;
-use herald_sdk::client::{Client, Error, NewEndpoint, NewEvent};
+use herald_sdk::client::{
+    AppPatch, Client, DeliveryFilter, DeliveryStatus, EndpointPatch, EndpointStatus, Error,
+    EventFilter, EventTypeIn, EventTypePatch, NewEndpoint, NewEvent, PortalSessionIn, RotateIn,
+};
 use herald_sdk::Webhook;
 use serde_json::json;
 
@@ -36,7 +39,12 @@ async fn send_receive_and_verify_with_the_sdk() {
         )
         .await
         .unwrap();
-    let secret = client.endpoint_secret(&app.id, &ep.id).await.unwrap();
+    let secret = client
+        .endpoint_secret(&app.id, &ep.id)
+        .await
+        .unwrap()
+        .secret
+        .expect("a v1 endpoint has a secret");
     let receipt = client
         .send_event(
             "sdk-app",
@@ -276,9 +284,12 @@ async fn every_resource_through_the_sdk() {
         .data
         .iter()
         .any(|a| a.id == app.id));
-    c.create_event_type("res.made", Some(json!({"type": "object"})))
-        .await
-        .unwrap();
+    let new_type = EventTypeIn {
+        name: "res.made".into(),
+        schema: Some(json!({"type": "object"})),
+        ..Default::default()
+    };
+    c.create_event_type(&new_type).await.unwrap();
     assert_eq!(
         c.list_event_types(None).await.unwrap().data[0].name,
         "res.made"
@@ -293,7 +304,10 @@ async fn every_resource_through_the_sdk() {
         )
         .await
         .unwrap();
-    assert_eq!(c.endpoint(&app.id, &ep.id).await.unwrap().status, "active");
+    assert_eq!(
+        c.endpoint(&app.id, &ep.id).await.unwrap().status,
+        EndpointStatus::Active
+    );
     assert_eq!(c.list_endpoints(&app.id, None).await.unwrap().data.len(), 1);
 
     let batch = c
@@ -309,15 +323,34 @@ async fn every_resource_through_the_sdk() {
     assert!(batch
         .items
         .iter()
-        .all(|i| i.id.is_some() && i.error.is_none()));
-    let first = batch.items[0].id.clone().unwrap();
+        .all(|i| i.accepted.is_some() && i.error.is_none()));
+    let first = batch.items[0].accepted.as_ref().unwrap().id.clone();
     assert_eq!(
         c.event(&app.id, &first).await.unwrap().payload.get(),
         r#"{"i":0}"#
     );
-    assert_eq!(c.list_events(&app.id, None).await.unwrap().data.len(), 50);
+    let none = EventFilter::default();
+    assert_eq!(
+        c.list_events(&app.id, &none, None)
+            .await
+            .unwrap()
+            .data
+            .len(),
+        50
+    );
+    let typed = EventFilter {
+        event_type: Some("nothing.like.this".into()),
+        ..Default::default()
+    };
+    assert!(c
+        .list_events(&app.id, &typed, None)
+        .await
+        .unwrap()
+        .data
+        .is_empty());
     rx.wait("/all", 60, Duration::from_secs(15)).await;
-    let all: Vec<_> = c.all_deliveries(&app.id).collect().await;
+    let every = DeliveryFilter::default();
+    let all: Vec<_> = c.all_deliveries(&app.id, &every).collect().await;
     assert_eq!(all.len(), 60, "the stream reads every page");
     let del = all[0].as_ref().unwrap().id.clone();
     let d = h
@@ -325,7 +358,7 @@ async fn every_resource_through_the_sdk() {
         .await;
     assert_eq!(d["attempts"], 1);
     assert_eq!(
-        c.attempts(&app.id, &del).await.unwrap().data[0].status_code,
+        c.attempts(&app.id, &del, None).await.unwrap().data[0].status_code,
         Some(200)
     );
     c.retry_delivery(&app.id, &del).await.unwrap();
@@ -338,18 +371,30 @@ async fn every_resource_through_the_sdk() {
     assert_eq!(
         c.recover_endpoint(&app.id, &ep.id, "2000-01-01T00:00:00Z")
             .await
-            .unwrap(),
+            .unwrap()
+            .requeued,
         0
     );
-    assert!(
-        c.endpoint_stats(&app.id, &ep.id).await.unwrap()["succeeded"]
-            .as_i64()
-            .unwrap()
-            >= 60
-    );
+    assert!(c.endpoint_stats(&app.id, &ep.id).await.unwrap().succeeded >= 60);
     let old = c.endpoint_secret(&app.id, &ep.id).await.unwrap();
-    let rotated = c.rotate_secret(&app.id, &ep.id).await.unwrap();
-    assert_ne!(rotated["secret"].as_str().unwrap(), old);
+    let rotated = c
+        .rotate_secret(&app.id, &ep.id, &RotateIn::default())
+        .await
+        .unwrap();
+    assert!(rotated.secret.is_some());
+    assert_ne!(rotated.secret, old.secret);
+    let failed = DeliveryFilter {
+        status: Some(DeliveryStatus::Failed),
+        endpoint_id: Some(ep.id.clone()),
+        ..Default::default()
+    };
+    assert!(c
+        .list_deliveries(&app.id, &failed, None)
+        .await
+        .unwrap()
+        .data
+        .is_empty());
+    assert_eq!(c.session().await.unwrap().scope, "admin");
 
     let key = c
         .create_key("sdk", "producer", Some(&app.id))
@@ -361,43 +406,65 @@ async fn every_resource_through_the_sdk() {
         .unwrap()
         .data
         .iter()
-        .any(|k| k.id == key.id));
+        .any(|k| k.id == key.info.id));
     let scoped = Client::builder(&h.url, &key.key).build().unwrap();
     assert!(matches!(
         scoped.create_app("no", None).await,
         Err(Error::Permission(_))
     ));
-    c.revoke_key(&key.id).await.unwrap();
+    c.revoke_key(&key.info.id).await.unwrap();
     assert!(matches!(
-        scoped.list_events(&app.id, None).await,
+        scoped.list_events(&app.id, &none, None).await,
         Err(Error::Authentication(_))
     ));
-    let portal = c.portal_session(&app.id, Some(60), true).await.unwrap();
+    let portal_in = PortalSessionIn {
+        expires_in: Some(60),
+        read_only: Some(true),
+        ..Default::default()
+    };
+    let portal = c.portal_session(&app.id, &portal_in).await.unwrap();
+    assert!(portal.read_only);
     assert!(portal.url.contains(&portal.token));
     let changed = c
         .update_endpoint(
             &app.id,
             &ep.id,
-            &json!({"event_types": ["res.*"], "disabled": true}),
+            &EndpointPatch {
+                event_types: Some(Some(vec!["res.*".to_string()])),
+                disabled: Some(true),
+                ..Default::default()
+            },
         )
         .await
         .unwrap();
     assert_eq!(
-        (changed.status.as_str(), changed.event_types),
-        ("disabled", Some(vec!["res.*".to_string()]))
+        (changed.status, changed.event_types),
+        (EndpointStatus::Disabled, Some(vec!["res.*".to_string()]))
     );
     assert_eq!(
-        c.update_app(&app.id, &json!({"name": "renamed"}))
-            .await
-            .unwrap()
-            .name,
+        c.update_app(
+            &app.id,
+            &AppPatch {
+                name: Some("renamed".into()),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .name,
         "renamed"
     );
     assert!(
-        c.update_event_type("res.made", &json!({"archived": true}))
-            .await
-            .unwrap()
-            .archived
+        c.update_event_type(
+            "res.made",
+            &EventTypePatch {
+                archived: Some(true),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap()
+        .archived
     );
     assert!(c.event_type("res.made").await.unwrap().archived);
     c.delete_event_type("res.made").await.unwrap();
@@ -406,7 +473,7 @@ async fn every_resource_through_the_sdk() {
         Err(Error::NotFound(_))
     ));
     assert_eq!(
-        c.all_events(&app.id).collect::<Vec<_>>().await.len(),
+        c.all_events(&app.id, &none).collect::<Vec<_>>().await.len(),
         61,
         "60 + the ping, across two pages"
     );
@@ -445,9 +512,8 @@ async fn failed_sends_go_to_the_dead_letter_file_and_replay_once() {
     let raw = r#"{"b": 1.50, "email": "ann@example.com"}"#;
     let event = NewEvent {
         event_type: "order.paid".into(),
-        payload: serde_json::value::RawValue::from_string(raw.into()).unwrap(),
-        endpoint_ids: None,
-        idempotency_key: None,
+        payload: Some(serde_json::value::RawValue::from_string(raw.into()).unwrap()),
+        ..Default::default()
     };
     match down.send_event(&app, event, Some("dl-1")).await {
         Err(Error::RetriesExhausted { attempts: 3, .. }) => {}
