@@ -184,7 +184,7 @@ pub trait Store: Send + Sync + 'static {
     /// Makes leases left by a dead process claimable again, at start. A single-process
     /// store clears every lease; a shared one only the expired ones.
     async fn recover_after_restart(&self, now: i64) -> Result<()>;
-    /// Clears expired leases (their process died); returns how many.
+    /// Clears expired leases (their process died); returns how many leases it cleared.
     async fn reap_expired_leases(&self, now: i64) -> Result<u64>;
     /// Records this process as alive; returns how many processes share the store.
     async fn heartbeat(&self, node: &str, now: i64) -> Result<i64>;
