@@ -206,7 +206,7 @@ async fn keys_are_stored_hashed_shown_once_and_revoked_at_once() {
 
 on_backends!(both: bootstrap_key_is_printed_once_when_not_given);
 async fn bootstrap_key_is_printed_once_when_not_given() {
-    let mut h = Herald::start(&[("HERALD_ADMIN_KEY", "")]).await;
+    let mut h = Herald::start_process(&[("HERALD_ADMIN_KEY", "")]).await;
     let out = std::fs::read_to_string(&h.stdout_path).unwrap();
     let printed = out
         .split_whitespace()

@@ -12,7 +12,7 @@ async fn crash_then_restart_delivers_every_event() {
     let port = free_port(); // nothing listens here until after the crash
                             // A short attempt timeout keeps the leases of the killed process short (PostgreSQL
                             // waits for them to expire; SQLite releases them at start).
-    let mut h = Herald::start(&[
+    let mut h = Herald::start_process(&[
         ("HERALD_RETRY_SCHEDULE", &["1s"; 60].join(",")),
         ("HERALD_ATTEMPT_TIMEOUT", "2s"),
     ])
@@ -60,7 +60,7 @@ async fn crash_then_restart_delivers_every_event() {
 
 on_backends!(both: sigterm_finishes_in_flight_attempts_and_exits_cleanly);
 async fn sigterm_finishes_in_flight_attempts_and_exits_cleanly() {
-    let mut h = Herald::start(&[]).await;
+    let mut h = Herald::start_process(&[]).await;
     let rx = Receiver::start().await;
     rx.script(
         "/inflight",

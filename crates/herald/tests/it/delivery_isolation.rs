@@ -158,7 +158,7 @@ async fn ordered_endpoints_deliver_strictly_in_order_across_retries() {
 
 on_backends!(both: ordered_endpoints_stay_ordered_across_a_crash);
 async fn ordered_endpoints_stay_ordered_across_a_crash() {
-    let mut h = Herald::start(&[("HERALD_RETRY_SCHEDULE", "2s,2s,2s,2s")]).await;
+    let mut h = Herald::start_process(&[("HERALD_RETRY_SCHEDULE", "2s,2s,2s,2s")]).await;
     let rx = Receiver::start().await;
     rx.script("/oc", vec![Reply::status(500)], Reply::status(200));
     let app = h.app().await;

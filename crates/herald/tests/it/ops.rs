@@ -8,7 +8,9 @@ use crate::support::*;
 
 on_backends!(both: health_ready_metrics_and_openapi_need_no_key);
 async fn health_ready_metrics_and_openapi_need_no_key() {
-    let h = Herald::start(&[]).await;
+    // A process of its own: the metrics recorder is per process, and in-process servers of
+    // other tests would add to its counts.
+    let h = Herald::start_process(&[]).await;
     let rx = Receiver::start().await;
     let app = h.app().await;
     h.endpoint(&app, &rx.url("/m"), json!({})).await;

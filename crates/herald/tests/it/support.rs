@@ -152,9 +152,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// One `herald serve` child process.
+/// A server under test: run in this test process (`herald_server::run` on a runtime and a
+/// thread of its own; the default, for API and delivery tests) or as a `herald serve` child
+/// process (for tests that need SIGKILL, SIGTERM, its stdout or stderr, or several nodes).
 pub struct Herald {
     child: Option<Child>,
+    in_process: Option<InProcess>,
+    /// Run as a child process (`start_process`, `start_on`), not in this process.
+    process: bool,
     pub url: String,
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -168,15 +173,25 @@ pub struct Herald {
 }
 
 impl Herald {
-    /// Starts a server with the test defaults (fast retries, no jitter, private targets
-    /// allowed) plus `env` overrides.
+    /// Starts a server in this process with the test defaults (fast retries, no jitter,
+    /// private targets allowed) plus `env` overrides.
     pub async fn start(env: &[(&str, &str)]) -> Herald {
         Self::start_with(env, &["--allow-private-targets"]).await
     }
 
+    /// Starts a server in this process; `args` may only be `--allow-private-targets`.
     pub async fn start_with(env: &[(&str, &str)], args: &[&str]) -> Herald {
         let db = postgres().then(|| Arc::new(TestDatabase::create()));
-        Self::start_on(env, args, db).await
+        let mut h = Self::unstarted(env, args, db);
+        h.process = false;
+        h.spawn().await;
+        h
+    }
+
+    /// Starts a `herald serve` child process with the test defaults plus `env`.
+    pub async fn start_process(env: &[(&str, &str)]) -> Herald {
+        let db = postgres().then(|| Arc::new(TestDatabase::create()));
+        Self::start_on(env, &["--allow-private-targets"], db).await
     }
 
     /// Starts a server on `db` (PostgreSQL) or, with `None`, on its own SQLite directory.
@@ -205,6 +220,8 @@ impl Herald {
         let dir = tmp.path().to_path_buf();
         Herald {
             child: None,
+            in_process: None,
+            process: true,
             url: String::new(),
             dir,
             _tmp: Some(tmp),
@@ -231,8 +248,11 @@ impl Herald {
         self.data_dir().join("herald.db")
     }
 
-    /// (Re)starts the process on the same data directory, on a new port.
+    /// (Re)starts the server on the same data directory, on a new port.
     pub async fn spawn(&mut self) {
+        if !self.process {
+            return self.run_in_process().await;
+        }
         let port = free_port();
         self.url = format!("http://127.0.0.1:{port}");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
@@ -277,10 +297,50 @@ impl Herald {
         self.wait_ready().await;
     }
 
+    /// Runs `herald_server::run` on a 127.0.0.1:0 listener, as `herald serve` would with
+    /// the same settings.
+    async fn run_in_process(&mut self) {
+        use herald_server::config::{Config, Overrides};
+        for arg in &self.args {
+            assert_eq!(
+                arg, "--allow-private-targets",
+                "an in-process server takes no other flag: use Herald::start_process"
+            );
+        }
+        let listener = StdListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        self.url = format!("http://{addr}");
+        let mut env = vec![
+            ("HERALD_ADMIN_KEY".to_string(), ADMIN_KEY.to_string()),
+            ("HERALD_RETRY_SCHEDULE".to_string(), "1s,1s,1s".to_string()),
+            ("HERALD_RETRY_JITTER".to_string(), "0".to_string()),
+        ];
+        for (k, v) in &self.env {
+            env.retain(|(name, _)| name != k);
+            if !v.is_empty() {
+                env.push((k.clone(), v.clone()));
+            }
+        }
+        let flags = Overrides {
+            listen: Some(addr.to_string()),
+            data_dir: Some(self.data_dir().display().to_string()),
+            database_url: self.db.as_ref().map(|d| d.url.clone()),
+            allow_private_targets: !self.args.is_empty(),
+        };
+        let config = Config::load(None, env, &flags).expect("test settings");
+        self.in_process = Some(InProcess::start(config, listener));
+        self.wait_ready().await;
+    }
+
     async fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            if let Some(server) = &self.in_process {
+                if let Some(error) = server.ended() {
+                    panic!("herald stopped early: {error}");
+                }
+            } else if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("herald exited early with {status}: {}", self.stderr());
             }
             if let Ok(r) = self.http.get(format!("{}/readyz", self.url)).send().await {
@@ -311,6 +371,10 @@ impl Herald {
 
     /// SIGKILL, as a crash would.
     pub fn kill(&mut self) {
+        assert!(
+            self.process,
+            "kill needs a process: start it with start_process"
+        );
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -320,6 +384,10 @@ impl Herald {
     /// SIGTERM; returns the exit status (panics after 15 s). Async so that receivers on
     /// the test's runtime keep answering meanwhile.
     pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        assert!(
+            self.process,
+            "SIGTERM needs a process: start it with start_process"
+        );
         let mut c = self.child.take().expect("running");
         Command::new("kill")
             .arg("-TERM")
@@ -496,11 +564,59 @@ impl Herald {
 
 impl Drop for Herald {
     fn drop(&mut self) {
-        self.kill();
+        if self.process {
+            self.kill();
+        }
     }
 }
 
 /// Asserts the contract's error body.
+/// A server running inside the test process until dropped.
+struct InProcess {
+    shutdown: tokio_util::sync::CancellationToken,
+    /// Why `run` returned, once it has.
+    ended: Arc<Mutex<Option<String>>>,
+}
+
+impl InProcess {
+    fn start(config: herald_server::config::Config, listener: StdListener) -> InProcess {
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let ended = Arc::new(Mutex::new(None));
+        let (token, slot) = (shutdown.clone(), ended.clone());
+        // A runtime of its own: the server outlives no test, but must not share the test's
+        // (often single-threaded) runtime, whose receivers it calls.
+        // Not joined: see `Drop`.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            let outcome = runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                herald_server::run(config, listener, token).await
+            });
+            *slot.lock().unwrap() = Some(match outcome {
+                Ok(()) => "stopped".to_string(),
+                Err(e) => e.to_string(),
+            });
+        });
+        InProcess { shutdown, ended }
+    }
+
+    fn ended(&self) -> Option<String> {
+        self.ended.lock().unwrap().clone()
+    }
+}
+
+impl Drop for InProcess {
+    /// Stops the server without waiting: its graceful stop (up to 8 s for attempts in
+    /// flight) goes on in its own thread while the next test runs.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
 pub fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str) {
     assert_eq!(status, want_status, "{body}");
     assert_eq!(body["error"]["type"], want_type, "{body}");
