@@ -3,8 +3,6 @@
 //!
 //! Models here are what the store returns; the wire shapes live in `api::wire`.
 
-pub(crate) mod active_endpoints;
-mod carpool;
 mod failure_streak;
 mod model;
 // Both backends compile the shared query modules of `store/sql` for their own database type

@@ -8,8 +8,8 @@ use sqlx::Row;
 
 use super::script::Script;
 use super::{Db, Pool, WriteConn, Writer, JSON_ROWS, OR_FAIL};
-use crate::store::active_endpoints::ActiveEndpoints;
 use crate::store::failure_streak::{BatchStreak, Disable};
+use crate::store::sqlite::active_endpoints::ActiveEndpoints;
 use crate::store::*;
 
 /// Rows per multi-row statement (bound parameters stay far below SQLite's limit).
@@ -30,7 +30,7 @@ pub async fn record(
 }
 
 /// After `outcomes` were committed in another transaction (an ingest's, see
-/// `store::carpool`) that returned `returned`: the auto-disables they call for.
+/// `store::sqlite::carpool`) that returned `returned`: the auto-disables they call for.
 #[allow(dead_code)] // the SQLite store only
 pub async fn settle_carried(
     w: &Writer,

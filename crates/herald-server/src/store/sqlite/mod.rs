@@ -5,8 +5,10 @@
 // Queries that are the same on both backends live once, in `store/sql`, and are compiled
 // here for this backend's `Db` and `Pool`; only the queue (claiming, leases, wake-ups)
 // differs.
+pub(crate) mod active_endpoints;
 #[path = "../sql/apps.rs"]
 mod apps;
+pub(crate) mod carpool;
 mod checkpoint;
 #[path = "../sql/deliveries.rs"]
 mod deliveries;
@@ -43,11 +45,11 @@ const OR_FAIL: &str = "OR FAIL ";
 /// then the same for any number of rows, so it is parsed once and stays prepared.
 const JSON_ROWS: bool = true;
 /// Outcome batches of at least this many ride in the next ingest's transaction
-/// (`store::carpool`); smaller ones are written on their own. Busy (the recorder's batches
-/// full at once), riding saves a commit per batch: fan-out 7,400-7,800 -> 10,100-11,400
-/// deliveries/s. At a few hundred events per second it only lengthened every event's commit
-/// by the outcomes it carried: beside an endpoint answering 500 (its failures and retries
-/// riding too) the healthy p99 ratio was 1.49-1.89x against 1.34-1.56x written alone.
+/// (`carpool`); smaller ones are written on their own. Busy (the recorder's batches
+/// full at once), riding saves a commit per batch and raises the fan-out rate; at a few
+/// hundred events per second it only lengthens every event's commit by the outcomes it
+/// carries, which costs the healthy endpoints' latency beside a failing one (figures:
+/// docs/benchmarks.md, ninth session).
 const RIDE_MIN_BATCH: usize = 32;
 /// How long a batch waits for an ingest to carry it before it is written on its own; busy,
 /// an ingest group commits every millisecond or two.
@@ -83,9 +85,9 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-use super::active_endpoints::ActiveEndpoints;
 use super::*;
 use crate::handoff::IngestSide;
+use active_endpoints::ActiveEndpoints;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -465,157 +467,4 @@ pub(crate) fn finish_page<T>(mut items: Vec<(i64, T)>, limit: i64) -> Page<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::delivery::request::tests::job;
-
-    const APP: &str = "app_1";
-
-    /// A store with one app and one endpoint (`ep_1`); outcome batches of any size wait up
-    /// to a minute for a ride, so one recorded within seconds of an ingest was carried by it.
-    async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-        let mut store = SqliteStore::open(dir.path(), false, IngestSide::detached())
-            .await
-            .unwrap();
-        store.ride_min = 1;
-        store.ride_patience = Duration::from_secs(60);
-        let app = App {
-            id: APP.into(),
-            uid: None,
-            name: "a".into(),
-            metadata: serde_json::json!({}),
-            created_at: 0,
-            updated_at: 0,
-        };
-        store.insert_app(&app).await.unwrap();
-        let endpoint = (*job(Format::StandardWebhooks, b"{}").endpoint).clone();
-        store.insert_endpoint(&endpoint).await.unwrap();
-        Arc::new(store)
-    }
-
-    /// Ingests one event; its one delivery's id.
-    async fn ingest(store: &SqliteStore, id: &str) -> String {
-        let event = NewEvent {
-            id: id.into(),
-            event_type: "order.paid".into(),
-            payload: br#"{"n":1}"#.to_vec(),
-            source: None,
-            subject: None,
-            metadata: serde_json::json!({}),
-            created_at: 1,
-            targets: Targets::Subscribed,
-            idempotency: None,
-            idempotency_cutoff: 0,
-        };
-        match store.ingest(APP, vec![event]).await.unwrap().remove(0) {
-            IngestResult::Accepted { receipt, .. } => receipt.deliveries[0].id.clone(),
-            _ => panic!("the event was not accepted"),
-        }
-    }
-
-    fn success(attempt_id: &str, delivery_id: &str) -> RecordedOutcome {
-        RecordedOutcome {
-            attempt: Attempt {
-                id: attempt_id.into(),
-                delivery_id: delivery_id.into(),
-                number: 1,
-                started_at: 2,
-                duration_ms: 1,
-                status_code: Some(200),
-                response_body: Some(String::new()),
-                error_kind: None,
-                error_message: None,
-            },
-            endpoint_id: "ep_1".into(),
-            ordered: false,
-            next: NextStep::Succeeded,
-            now: 3,
-            auto_disable_after_ms: 1_000_000,
-        }
-    }
-
-    async fn attempts(store: &SqliteStore, delivery_id: &str) -> Vec<String> {
-        let page = PageReq {
-            limit: 10,
-            before: None,
-            ascending: true,
-        };
-        let found = store.list_attempts(delivery_id, page).await.unwrap();
-        found.items.into_iter().map(|a| a.id).collect()
-    }
-
-    /// Starts recording `outcomes` and returns once the batch waits in the seat.
-    async fn seated(
-        store: &Arc<SqliteStore>,
-        outcomes: Vec<RecordedOutcome>,
-    ) -> tokio::task::JoinHandle<Result<Vec<EndpointChange>>> {
-        let recording = tokio::spawn({
-            let store = store.clone();
-            async move { store.record_outcomes(&outcomes).await }
-        });
-        while !store.carpool.waiting() {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        recording
-    }
-
-    #[tokio::test]
-    async fn an_outcome_batch_is_committed_with_the_next_ingest() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let first = ingest(&store, "evt_1").await;
-        let recording = seated(&store, vec![success("att_1", &first)]).await;
-        assert!(attempts(&store, &first).await.is_empty(), "not yet written");
-
-        ingest(&store, "evt_2").await;
-        let recorded = tokio::time::timeout(Duration::from_secs(5), recording)
-            .await
-            .expect("the ingest carried the batch (it would wait a minute alone)");
-        assert!(recorded.unwrap().unwrap().is_empty());
-        assert_eq!(attempts(&store, &first).await, ["att_1"]);
-        let delivery = store.delivery(APP, &first).await.unwrap().unwrap();
-        assert_eq!(delivery.status, crate::store::DeliveryStatus::Succeeded);
-        assert!(store.event(APP, "evt_2").await.unwrap().is_some());
-    }
-
-    #[tokio::test]
-    async fn a_batch_below_the_riding_size_is_written_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let first = ingest(&store, "evt_1").await;
-        let second = ingest(&store, "evt_2").await;
-        let small = Arc::new(SqliteStore {
-            ride_min: 3,
-            ..Arc::into_inner(store).unwrap()
-        });
-        let batch = [success("att_1", &first), success("att_2", &second)];
-        let recorded = tokio::time::timeout(Duration::from_secs(5), small.record_outcomes(&batch))
-            .await
-            .expect("no wait for a ride (it would wait a minute)");
-        assert!(recorded.unwrap().is_empty());
-        assert_eq!(attempts(&small, &first).await, ["att_1"]);
-        assert_eq!(attempts(&small, &second).await, ["att_2"]);
-    }
-
-    #[tokio::test]
-    async fn a_batch_that_fails_leaves_the_carrying_ingest_committed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = store(&dir).await;
-        let first = ingest(&store, "evt_1").await;
-        outcomes::record(&store.write, &[success("att_1", &first)], None)
-            .await
-            .unwrap();
-        // The same attempt id again breaks the attempts' primary key.
-        let recording = seated(&store, vec![success("att_1", &first)]).await;
-
-        ingest(&store, "evt_2").await;
-        assert!(store.event(APP, "evt_2").await.unwrap().is_some());
-        let recorded = tokio::time::timeout(Duration::from_secs(5), recording)
-            .await
-            .expect("the failed ride came back at once");
-        assert!(recorded.unwrap().is_err(), "written alone, it fails too");
-        assert_eq!(attempts(&store, &first).await, ["att_1"]);
-    }
-}
+mod tests;

@@ -21,10 +21,9 @@ use crate::store::Result;
 
 /// A one-query transaction up to this many characters of SQL keeps its prepared form: a
 /// few events or outcomes at a time make few shapes, which then are not parsed again at
-/// every commit. At 1,024 an outcome batch of a few deliveries was parsed every time: its
-/// writer hold halved at 8,192 (0.64 -> 0.37 ms median). Bigger scripts (busy fan-out
-/// groups) stay unprepared: each cached program costs memory (peak RSS in fan-out 44 ->
-/// 55 MB at 8,192, 62 MB at 16,384).
+/// every commit (at 1,024 an outcome batch of a few deliveries was parsed every time).
+/// Bigger scripts (busy fan-out groups) stay unprepared: each cached program costs memory.
+/// Figures: docs/benchmarks.md, eighth session.
 const CACHED_SQL_CHARS: usize = 8192;
 
 pub struct Writer {
