@@ -15,16 +15,19 @@ pub enum ApiError {
         message: String,
         param: Option<String>,
     },
-    #[error("{0}")]
-    Authentication(String),
-    #[error("{0}")]
-    Permission(String),
-    #[error("{0}")]
-    NotFound(String),
+    #[error("{message}")]
+    Authentication { code: &'static str, message: String },
+    #[error("{message}")]
+    Permission { code: &'static str, message: String },
+    #[error("{message}")]
+    NotFound { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// A route exists for the path, not for the method; `allow` lists those it has.
+    #[error("{method} is not allowed here")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -57,15 +60,35 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        ApiError::NotFound(format!("{what} not found"))
+        ApiError::NotFound {
+            code: "not_found",
+            message: format!("{what} not found"),
+        }
+    }
+
+    /// 401 with its reason's code (`missing_api_key`, `invalid_api_key`, …).
+    pub fn unauthenticated(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Authentication {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 403 with its reason's code (`insufficient_scope`, `read_only`).
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Permission {
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Authentication(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Permission(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Authentication { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Permission { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -81,11 +104,14 @@ impl ApiError {
             ApiError::BadRequest { code, param, .. } => {
                 ("invalid_request", Some(*code), param.clone())
             }
-            ApiError::Authentication(_) => ("authentication", None, None),
-            ApiError::Permission(_) => ("permission", None, None),
-            ApiError::NotFound(_) => ("not_found", None, None),
+            ApiError::Authentication { code, .. } => ("authentication", Some(*code), None),
+            ApiError::Permission { code, .. } => ("permission", Some(*code), None),
+            ApiError::NotFound { code, .. } => ("not_found", Some(*code), None),
+            ApiError::MethodNotAllowed { .. } => {
+                ("invalid_request", Some("method_not_allowed"), None)
+            }
             ApiError::Conflict { code, .. } => ("conflict", Some(*code), None),
-            ApiError::PayloadTooLarge(_) => ("payload_too_large", None, None),
+            ApiError::PayloadTooLarge(_) => ("payload_too_large", Some("payload_too_large"), None),
             ApiError::UnsupportedMediaType(_) => {
                 ("invalid_request", Some("unsupported_media_type"), None)
             }
@@ -120,13 +146,67 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        if let ApiError::RateLimited { retry_after, .. } = self {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                resp.headers_mut().insert(header::RETRY_AFTER, v);
+        match self {
+            ApiError::RateLimited { retry_after, .. } => {
+                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                    resp.headers_mut().insert(header::RETRY_AFTER, v);
+                }
             }
+            // Empty when the router adds `Allow` itself, after the layers (see
+            // `framework_errors`).
+            ApiError::MethodNotAllowed { allow, .. } if !allow.is_empty() => {
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    resp.headers_mut().insert(header::ALLOW, v);
+                }
+            }
+            _ => {}
         }
         resp
     }
+}
+
+/// Error responses the framework makes by itself (a 405 with its `Allow`, a body or path it
+/// refused before a handler ran) get the contract's error body like every other error.
+pub async fn framework_errors(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let allow = resp
+        .headers()
+        .get(header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let (parts, body) = resp.into_parts();
+    let text = match axum::body::to_bytes(body, 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(_) => String::new(),
+    };
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed { method, allow },
+        StatusCode::NOT_FOUND => ApiError::NotFound {
+            code: "route_not_found",
+            message: "no such route".into(),
+        },
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(text),
+        StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
+            ApiError::bad("invalid_request", text, None)
+        }
+        _ => return Response::from_parts(parts, axum::body::Body::from(text)),
+    };
+    error.into_response()
 }
 
 impl From<StoreError> for ApiError {

@@ -133,22 +133,20 @@ pub async fn bootstrap_admin_key(
     store: &dyn Store,
     cfg: &Config,
 ) -> Result<Option<String>, StoreError> {
+    // Only a store with no key at all gets one (`security.md`): a bootstrap key revoked
+    // since stays revoked, whatever the environment says at the next start.
+    if store.count_keys().await? > 0 {
+        if cfg.admin_key.is_some() {
+            tracing::info!(
+                "the store already holds API keys: admin_key (HERALD_ADMIN_KEY) is ignored"
+            );
+        }
+        return Ok(None);
+    }
     let given = cfg
         .admin_key
         .as_ref()
         .map(|k| k.expose_secret().to_string());
-    if let Some(key) = &given {
-        // A configured key always works, even on a store that already has keys.
-        if store
-            .key_by_hash(&api::extract::hash_key(key))
-            .await?
-            .is_some()
-        {
-            return Ok(None);
-        }
-    } else if store.count_keys().await? > 0 {
-        return Ok(None);
-    }
     let secret = given.clone().unwrap_or_else(api::keys::generate_key);
     store
         .insert_key(&ApiKey {

@@ -59,7 +59,11 @@ pub fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
 
 fn asset(surface: Surface, path: &str) -> Response {
     let Some(file) = Assets::get(path) else {
-        return crate::error::ApiError::NotFound(format!("no such file: {path}")).into_response();
+        return crate::error::ApiError::NotFound {
+            code: "not_found",
+            message: format!("no such file: {path}"),
+        }
+        .into_response();
     };
     let mime = file.metadata.mimetype();
     // Embedded files are `'static`: served without a copy.

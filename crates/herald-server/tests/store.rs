@@ -10,7 +10,7 @@ use herald_server::handoff::IngestSide;
 use herald_server::store::{
     postgres::PgStore, sqlite::SqliteStore, ApiKey, App, Attempt, Claim, DeliveryFilter,
     DeliveryStatus, Endpoint, EndpointStatus, Format, IngestResult, NewEvent, NextStep, PageReq,
-    RecordedOutcome, Scope, SignatureScheme, Store, Targets,
+    RecordedOutcome, Scope, SignatureScheme, Store, StoreError, Targets,
 };
 use sqlx::Connection;
 
@@ -256,6 +256,35 @@ async fn keys_apps_and_endpoints_round_trip(s: &dyn Store) {
     );
     s.delete_key("key_1").await.unwrap();
     assert!(s.key_by_hash("h1").await.unwrap().is_none());
+    // The last admin key that no app scopes cannot be revoked; another one makes it free.
+    let admin = |id: &str, app: Option<&str>| ApiKey {
+        id: id.into(),
+        scope: Scope::Admin,
+        app_id: app.map(str::to_string),
+        key_hash: format!("hash_{id}"),
+        ..key.clone()
+    };
+    s.insert_key(&admin("key_a", None)).await.unwrap();
+    s.insert_key(&admin("key_scoped", Some("app_a")))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_key("key_a").await,
+        Err(StoreError::Conflict {
+            code: "last_admin_key",
+            ..
+        })
+    ));
+    s.insert_key(&admin("key_b", None)).await.unwrap();
+    s.delete_key("key_a").await.unwrap();
+    assert!(matches!(
+        s.delete_key("key_b").await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.delete_key("key_gone").await,
+        Err(StoreError::NotFound(_))
+    ));
 
     for i in 0..3 {
         s.insert_app(&app(&format!("app_{i}"))).await.unwrap();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{nullable, EndpointStatus, Format, SignatureScheme};
+use crate::{integer, nullable, EndpointStatus, Format, SignatureScheme};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -17,10 +17,18 @@ pub struct EndpointIn {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
     /// Deliveries per second.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "integer::option"
+    )]
     pub rate_limit: Option<i64>,
     /// Concurrent attempts (default 16).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "integer::option"
+    )]
     pub max_in_flight: Option<i64>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,11 +72,15 @@ pub struct EndpointPatch {
     #[serde(
         skip_serializing_if = "Option::is_none",
         default,
-        deserialize_with = "nullable"
+        deserialize_with = "integer::nullable"
     )]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<i64>))]
     pub rate_limit: Option<Option<i64>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "integer::option"
+    )]
     pub max_in_flight: Option<i64>,
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[serde(skip_serializing_if = "Option::is_none")]

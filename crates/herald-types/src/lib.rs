@@ -37,6 +37,59 @@ pub use queries::*;
 
 use serde::{Deserialize, Deserializer};
 
+/// Integer fields of requests: any JSON number with an integral value (`5`, `5.0`, `5e0`);
+/// `5.5` is refused (`security.md`, Errors).
+mod integer {
+    use serde::{Deserialize, Deserializer};
+
+    fn integral<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+        if let Some(i) = n.as_i64() {
+            return Ok(i);
+        }
+        match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 => {
+                Ok(f as i64)
+            }
+            _ => Err(E::custom(format!("expected an integer, got {n}"))),
+        }
+    }
+
+    pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        Option::<serde_json::Number>::deserialize(d)?
+            .map(integral)
+            .transpose()
+    }
+
+    pub fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+        option(d).map(Some)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "super::option")]
+            n: Option<i64>,
+        }
+
+        #[test]
+        fn integral_numbers_pass_and_fractions_do_not() {
+            for (text, want) in [("5", 5), ("5.0", 5), ("5e0", 5), ("-3.0", -3)] {
+                let t: T = serde_json::from_str(&format!(r#"{{"n": {text}}}"#)).unwrap();
+                assert_eq!(t.n, Some(want), "{text}");
+            }
+            for text in ["5.5", "1e300", "\"5\""] {
+                assert!(
+                    serde_json::from_str::<T>(&format!(r#"{{"n": {text}}}"#)).is_err(),
+                    "{text}"
+                );
+            }
+            let t: T = serde_json::from_str("{}").unwrap();
+            assert_eq!(t.n, None);
+        }
+    }
+}
+
 /// Distinguishes an absent field (`None`) from an explicit `null` (`Some(None)`) in a PATCH.
 fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where

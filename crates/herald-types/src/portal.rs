@@ -2,12 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::integer;
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PortalSessionIn {
     /// Seconds, 1..=604800 (default 3600).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "integer::option"
+    )]
     pub expires_in: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub read_only: Option<bool>,

@@ -1,11 +1,11 @@
 //! `/v1/apps`: applications (tenants), addressable by id or `uid`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{encode_cursor, PageQuery, Principal, RawJson};
+use super::extract::{encode_cursor, PageQuery, Path, Principal, Query, RawJson};
 use super::wire::{AppIn, AppList, AppOut, AppPatch};
 use super::AppState;
 use crate::domain::valid_uid;

@@ -1,12 +1,12 @@
 //! `/v1/apps/{app}/deliveries`: delivery reads, attempts (oldest first), manual retry.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{encode_cursor, PageQuery, Principal};
+use super::extract::{encode_cursor, PageQuery, Path, Principal, Query};
 use super::wire::*;
 use super::AppState;
 use crate::error::ApiError;

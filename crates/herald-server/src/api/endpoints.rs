@@ -1,12 +1,12 @@
 //! `/v1/apps/{app}/endpoints`: subscriptions, their secrets, test pings, recovery, stats.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::events::{accept_one, EventRequest};
-use super::extract::{encode_cursor, PageQuery, Principal, RawJson};
+use super::extract::{encode_cursor, PageQuery, Path, Principal, Query, RawJson};
 use super::wire::*;
 use super::AppState;
 use crate::domain::{reserved_header, valid_filter};

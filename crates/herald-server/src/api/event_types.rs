@@ -1,11 +1,11 @@
 //! `/v1/event-types`: the catalogue of event types, with optional JSON Schemas.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{encode_cursor, PageQuery, Principal, RawJson};
+use super::extract::{encode_cursor, PageQuery, Path, Principal, Query, RawJson};
 use super::wire::{EventTypeIn, EventTypeList, EventTypeOut, EventTypePatch};
 use super::AppState;
 use crate::domain::valid_event_type_name;

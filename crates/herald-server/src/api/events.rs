@@ -4,14 +4,16 @@
 //! reaches the store; the store commits accepted events with their deliveries in one
 //! transaction, and only then does the handler answer 202.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{encode_cursor, from_value, split_payload, PageQuery, Principal, RawJson};
+use super::extract::{
+    encode_cursor, from_value, split_payload, PageQuery, Path, Principal, Query, RawJson,
+};
 use super::wire::*;
 use super::AppState;
 use crate::domain::valid_event_type_name;
@@ -298,6 +300,14 @@ async fn send_batch(
     for raw in &batch.items {
         let item_bytes = raw.get().as_bytes();
         let prepared = async {
+            // Each item is held to the limit of a single event (`security.md`, Limits).
+            if item_bytes.len() > state.config.max_event_bytes {
+                return Err(ApiError::PayloadTooLarge(format!(
+                    "this item is {} bytes; max_event_bytes is {}",
+                    item_bytes.len(),
+                    state.config.max_event_bytes
+                )));
+            }
             let (mut input, payload) = parse_item(item_bytes)?;
             let idempotency = match input.idempotency_key.take() {
                 Some(k) => {

@@ -18,6 +18,32 @@ use crate::error::ApiError;
 use crate::store::{App, PageReq, Scope};
 use crate::timefmt::now_ms;
 
+// ---------------------------------------------------------------- path and query
+
+/// `axum::extract::Path`, failing with the contract's error (`code: invalid_path`), e.g. for
+/// a segment that is not UTF-8.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query`, failing with the contract's error (`code: invalid_query`), e.g.
+/// for a parameter given twice or a value of the wrong type.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+impl From<axum::extract::rejection::PathRejection> for ApiError {
+    fn from(r: axum::extract::rejection::PathRejection) -> Self {
+        ApiError::bad("invalid_path", r.body_text(), None)
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Self {
+        ApiError::bad("invalid_query", r.body_text(), None)
+    }
+}
+
 // ---------------------------------------------------------------- authentication
 
 /// The authenticated caller.
@@ -46,22 +72,31 @@ impl FromRequestParts<AppState> for Principal {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| {
-                ApiError::Authentication("missing API key: send Authorization: Bearer <key>".into())
+                ApiError::unauthenticated(
+                    "missing_api_key",
+                    "missing API key: send Authorization: Bearer <key>",
+                )
             })?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .ok_or_else(|| {
-                ApiError::Authentication("Authorization must be a Bearer API key".into())
+                ApiError::unauthenticated(
+                    "invalid_api_key",
+                    "Authorization must be a Bearer API key",
+                )
             })?;
         let key = state
             .store
             .key_by_hash(&hash_key(token))
             .await?
-            .ok_or_else(|| ApiError::Authentication("unknown API key".into()))?;
+            .ok_or_else(|| ApiError::unauthenticated("invalid_api_key", "unknown API key"))?;
         if key.expires_at.is_some_and(|t| t <= now_ms()) {
-            return Err(ApiError::Authentication("this session has expired".into()));
+            return Err(ApiError::unauthenticated(
+                "expired_session",
+                "this session has expired",
+            ));
         }
         let p = Principal {
             key_id: key.id,
@@ -71,7 +106,10 @@ impl FromRequestParts<AppState> for Principal {
             expires_at: key.expires_at,
         };
         if p.read_only && parts.method != axum::http::Method::GET {
-            return Err(ApiError::Permission("this session is read-only".into()));
+            return Err(ApiError::forbidden(
+                "read_only",
+                "this session is read-only",
+            ));
         }
         Ok(p)
     }
@@ -83,8 +121,9 @@ impl Principal {
         if self.scope == Scope::Admin && self.app_id.is_none() {
             Ok(())
         } else {
-            Err(ApiError::Permission(
-                "this key needs the admin scope".into(),
+            Err(ApiError::forbidden(
+                "insufficient_scope",
+                "this key needs the admin scope",
             ))
         }
     }
@@ -94,8 +133,9 @@ impl Principal {
     pub fn require_manage(&self) -> Result<(), ApiError> {
         match self.scope {
             Scope::Admin | Scope::Portal => Ok(()),
-            Scope::Producer => Err(ApiError::Permission(
-                "producer keys may only send and read events and deliveries".into(),
+            Scope::Producer => Err(ApiError::forbidden(
+                "insufficient_scope",
+                "producer keys may only send and read events and deliveries",
             )),
         }
     }

@@ -1,13 +1,13 @@
 //! `/v1/keys`: API keys. The secret is returned once, at creation; only its hash is kept.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{encode_cursor, hash_key, PageQuery, Principal, RawJson};
+use super::extract::{encode_cursor, hash_key, PageQuery, Path, Principal, Query, RawJson};
 use super::wire::{KeyCreated, KeyIn, KeyList, KeyOut};
 use super::AppState;
 use crate::error::ApiError;
@@ -112,7 +112,8 @@ async fn list_keys(
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys",
     params(("id" = String, Path, description = "key id (key_…)")),
-    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody),
+              (status = 409, body = crate::error::ErrorBody, description = "the last admin key (`last_admin_key`)")))]
 async fn delete_key(
     State(state): State<AppState>,
     who: Principal,

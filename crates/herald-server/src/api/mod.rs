@@ -90,7 +90,13 @@ pub fn router(state: AppState) -> Router {
         }),
     )
     .merge(crate::web::routes())
-    .fallback(|| async { ApiError::NotFound("no such route".into()) })
+    .fallback(|| async {
+        ApiError::NotFound {
+            code: "route_not_found",
+            message: "no such route".into(),
+        }
+    })
+    .layer(axum::middleware::from_fn(crate::error::framework_errors))
     .layer(axum::middleware::from_fn(track_http))
     .with_state(state)
 }

@@ -1,12 +1,12 @@
 //! `POST /v1/apps/{app}/portal-sessions`: a short-lived credential for one application,
 //! handed to the operator's customer as a portal link.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use super::extract::{Principal, RawJson};
+use super::extract::{Path, Principal, RawJson};
 use super::keys::issue_key;
 use super::wire::{PortalSessionIn, PortalSessionOut};
 use super::AppState;
@@ -29,8 +29,9 @@ async fn create_session(
 ) -> Result<(StatusCode, Json<PortalSessionOut>), ApiError> {
     let app = who.app(&state, &app).await?;
     if who.scope != Scope::Admin {
-        return Err(ApiError::Permission(
-            "portal sessions need an admin key".into(),
+        return Err(ApiError::forbidden(
+            "insufficient_scope",
+            "portal sessions need an admin key",
         ));
     }
     let input: PortalSessionIn = body.parse()?;

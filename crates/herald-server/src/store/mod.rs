@@ -121,6 +121,8 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_key(&self, key: &ApiKey) -> Result<()>;
     async fn key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
     async fn list_keys(&self, page: PageReq) -> Result<Page<ApiKey>>;
+    /// Revokes a key; the last admin key that no application scopes cannot be revoked
+    /// (`Conflict` with code `last_admin_key`).
     async fn delete_key(&self, id: &str) -> Result<()>;
 
     // --- applications ---------------------------------------------------------------

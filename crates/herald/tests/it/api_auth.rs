@@ -222,3 +222,49 @@ async fn bootstrap_key_is_printed_once_when_not_given() {
     let (s, _) = h.call(Method::GET, "/v1/apps", Some(&printed), None).await;
     assert_eq!(s, 200, "the bootstrap key survives a restart");
 }
+
+on_backends!(both: the_last_admin_key_stays_and_a_revoked_bootstrap_key_stays_revoked);
+async fn the_last_admin_key_stays_and_a_revoked_bootstrap_key_stays_revoked() {
+    let mut h = Herald::start_process(&[]).await;
+    let (_, keys) = h.get("/v1/keys").await;
+    let bootstrap = keys["data"][0]["id"].as_str().unwrap().to_string();
+    // The only admin key: revoking it would lock the operator out.
+    let (s, v) = h.delete(&format!("/v1/keys/{bootstrap}")).await;
+    assert_error(s, &v, 409, "conflict");
+    assert_eq!(v["error"]["code"], "last_admin_key");
+    // An app-scoped admin key does not count as a way back in.
+    let app = h.app().await;
+    key(&h, "admin", Some(&app)).await;
+    let (s, _) = h.delete(&format!("/v1/keys/{bootstrap}")).await;
+    assert_eq!(s, 409);
+    let (second, second_secret) = key(&h, "admin", None).await;
+    let (s, _) = h.delete(&format!("/v1/keys/{bootstrap}")).await;
+    assert_eq!(s, 204);
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, 401, "revoked at once");
+    // Restarted with the same HERALD_ADMIN_KEY: the store has keys, so it is ignored.
+    h.kill();
+    h.spawn().await;
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(ADMIN_KEY), None).await;
+    assert_eq!(
+        s, 401,
+        "a revoked bootstrap key must stay revoked across restarts"
+    );
+    let (s, _) = h
+        .call(Method::GET, "/v1/apps", Some(&second_secret), None)
+        .await;
+    assert_eq!(s, 200);
+    assert!(h.stderr().contains("is ignored"), "{}", h.stderr());
+    let (s, v) = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/keys/{second}"),
+            Some(&second_secret),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (409, Some("last_admin_key"))
+    );
+}

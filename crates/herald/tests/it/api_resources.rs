@@ -1,6 +1,7 @@
 //! Applications, event types and endpoints: every field, validation and error rule.
 
-use serde_json::json;
+use axum::http::Method;
+use serde_json::{json, Value};
 
 use crate::support::*;
 
@@ -380,4 +381,88 @@ async fn endpoint_fields_validation_and_secrets() {
         ))
         .await;
     assert_error(s, &v, 404, "not_found");
+}
+
+on_backends!(both: every_error_has_the_contract_body_and_a_code);
+/// `security.md`, Errors and Limits: every error has the contract's body with a `code`,
+/// framework-made ones included; integral floats are integers; a batch item is held to
+/// `max_event_bytes`.
+async fn every_error_has_the_contract_body_and_a_code() {
+    let h = Herald::start(&[("HERALD_MAX_EVENT_BYTES", "2048")]).await;
+    let code = |v: &Value| v["error"]["code"].as_str().map(str::to_string);
+    let send = |method: Method, path: &str, key: Option<&str>| {
+        let req = h.http.request(method, format!("{}{}", h.url, path));
+        let req = match key {
+            Some(k) => req.bearer_auth(k),
+            None => req,
+        };
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            let allow = resp
+                .headers()
+                .get("allow")
+                .map(|v| v.to_str().unwrap().to_string());
+            let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+            (status, body, allow)
+        }
+    };
+    let (s, v, _) = send(Method::GET, "/v1/nothing/here", Some(ADMIN_KEY)).await;
+    assert_error(s, &v, 404, "not_found");
+    assert_eq!(code(&v).as_deref(), Some("route_not_found"));
+    let (s, v, allow) = send(Method::DELETE, "/v1/apps", Some(ADMIN_KEY)).await;
+    assert_eq!(
+        (s, code(&v).as_deref()),
+        (405, Some("method_not_allowed")),
+        "{v}"
+    );
+    let allow = allow.expect("405 names the allowed methods");
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+    let (s, v, _) = send(Method::GET, "/v1/apps?limit=1&limit=2", Some(ADMIN_KEY)).await;
+    assert_error(s, &v, 400, "invalid_request");
+    assert_eq!(code(&v).as_deref(), Some("invalid_query"));
+    let (s, v, _) = send(Method::GET, "/v1/apps/%FF%FE", Some(ADMIN_KEY)).await;
+    assert_error(s, &v, 400, "invalid_request");
+    assert_eq!(code(&v).as_deref(), Some("invalid_path"));
+    let (s, v, _) = send(Method::GET, "/v1/apps", None).await;
+    assert_error(s, &v, 401, "authentication");
+    assert_eq!(code(&v).as_deref(), Some("missing_api_key"));
+    let (s, v, _) = send(Method::GET, "/v1/apps", Some("hrd_not_a_key_at_all_00000")).await;
+    assert_eq!((s, code(&v).as_deref()), (401, Some("invalid_api_key")));
+    let (_, k) = h
+        .post("/v1/keys", json!({"name": "p", "scope": "producer"}))
+        .await;
+    let producer = k["key"].as_str().unwrap().to_string();
+    let (s, v, _) = send(Method::GET, "/v1/keys", Some(&producer)).await;
+    assert_error(s, &v, 403, "permission");
+    assert_eq!(code(&v).as_deref(), Some("insufficient_scope"));
+    let (s, v, _) = send(Method::GET, "/v1/apps/app_nope", Some(ADMIN_KEY)).await;
+    assert_eq!((s, code(&v).as_deref()), (404, Some("not_found")));
+
+    // Integer fields take integral numbers in any JSON spelling, and nothing else.
+    let app = h.app().await;
+    let ep = |n: Value| json!({"url": "http://127.0.0.1:9/x", "max_in_flight": n});
+    let (s, v) = h
+        .post(&format!("/v1/apps/{app}/endpoints"), ep(json!(5.0)))
+        .await;
+    assert_eq!((s, v["max_in_flight"].as_i64()), (201, Some(5)), "{v}");
+    let (s, v) = h
+        .post(&format!("/v1/apps/{app}/endpoints"), ep(json!(5.5)))
+        .await;
+    assert_error(s, &v, 400, "invalid_request");
+    assert_eq!(v["error"]["param"], "max_in_flight");
+
+    // A batch item over max_event_bytes fails alone, as that event would.
+    let big = json!({"type": "a.b", "payload": {"pad": "x".repeat(3000)}});
+    let small = json!({"type": "a.b", "payload": {"n": 1}});
+    let (s, v) = h
+        .post(
+            &format!("/v1/apps/{app}/events/batch"),
+            json!({"items": [big, small]}),
+        )
+        .await;
+    assert_eq!(s, 207, "{v}");
+    assert_eq!(v["items"][0]["error"]["type"], "payload_too_large");
+    assert_eq!(v["items"][0]["error"]["code"], "payload_too_large");
+    assert!(v["items"][1]["id"].is_string(), "{v}");
 }

@@ -46,14 +46,34 @@ pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<ApiKey>> {
     Ok(finish_page(rows::all(r, rows::key)?, page.limit))
 }
 
+/// Deletes a key, unless it is the last admin key that no application scopes: the operator
+/// could never get back in (`security.md`). One statement, so the check and the delete see
+/// the same keys.
 pub async fn delete(w: &Writer, id: &str) -> Result<()> {
-    let n = sqlx::query("DELETE FROM api_keys WHERE id = $1")
-        .bind(id)
-        .execute(&mut *super::lock_writer(w).await?)
-        .await?
-        .rows_affected();
-    if n == 0 {
-        return Err(StoreError::NotFound("key"));
+    let mut conn = super::lock_writer(w).await?;
+    let n = sqlx::query(
+        "DELETE FROM api_keys WHERE id = $1 AND NOT (
+           scope = 'admin' AND app_id IS NULL
+           AND (SELECT COUNT(*) FROM api_keys WHERE scope = 'admin' AND app_id IS NULL) <= 1)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        return Ok(());
     }
-    Ok(())
+    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Err(if exists > 0 {
+        StoreError::Conflict {
+            code: "last_admin_key",
+            message: "this is the last admin key: create another admin key before revoking it"
+                .into(),
+        }
+    } else {
+        StoreError::NotFound("key")
+    })
 }
