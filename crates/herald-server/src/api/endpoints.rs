@@ -12,8 +12,9 @@ use super::AppState;
 use crate::domain::{reserved_header, valid_filter};
 use crate::error::ApiError;
 use crate::ids::{new_id, Kind};
-use crate::store::{App, Endpoint, EndpointStatus, Format, SignatureScheme, Targets};
+use crate::store::{App, Endpoint, EndpointStatus, Format, Scope, SignatureScheme, Targets};
 use crate::timefmt::{now_ms, parse_rfc3339_ms};
+use secrecy::{ExposeSecret, SecretString};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,6 +101,20 @@ fn check_limits(rate_limit: Option<i64>, max_in_flight: Option<i64>) -> Result<(
     Ok(())
 }
 
+/// Loads `{ep}` of `{app}` for a caller who may see endpoints (producer keys may not:
+/// `security.md`).
+/// An endpoint as `who` may see it: custom header values (credentials, often) go to admin
+/// keys only; anyone else sees the names with `***` (`security.md`).
+fn shown(ep: &Endpoint, who: &Principal) -> EndpointOut {
+    let mut out = EndpointOut::from(ep);
+    if who.scope != Scope::Admin {
+        for value in out.headers.values_mut() {
+            *value = serde_json::Value::String("***".into());
+        }
+    }
+    out
+}
+
 async fn load(
     state: &AppState,
     who: &Principal,
@@ -107,6 +122,7 @@ async fn load(
     ep: &str,
 ) -> Result<(App, Endpoint), ApiError> {
     let app = who.app(state, app).await?;
+    who.require_manage()?;
     let ep = state
         .store
         .endpoint(&app.id, ep)
@@ -172,7 +188,7 @@ async fn create_endpoint(
         ordered: input.ordered.unwrap_or(false),
         metadata: input.metadata.unwrap_or_else(|| serde_json::json!({})),
         signature_scheme: scheme,
-        secret,
+        secret: SecretString::from(secret),
         prev_secret: None,
         prev_secret_until: None,
         first_failure_at: None,
@@ -180,7 +196,7 @@ async fn create_endpoint(
         updated_at: now,
     };
     state.store.insert_endpoint(&ep).await?;
-    Ok((StatusCode::CREATED, Json(EndpointOut::from(&ep))))
+    Ok((StatusCode::CREATED, Json(shown(&ep, &who))))
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/endpoints", tag = "endpoints",
@@ -194,9 +210,10 @@ async fn list_endpoints(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<EndpointList>, ApiError> {
     let app = who.app(&state, &app).await?;
+    who.require_manage()?;
     let page = state.store.list_endpoints(&app.id, q.req(false)?).await?;
     Ok(Json(EndpointList {
-        data: page.items.iter().map(EndpointOut::from).collect(),
+        data: page.items.iter().map(|ep| shown(ep, &who)).collect(),
         next_cursor: page.next.map(encode_cursor),
     }))
 }
@@ -210,7 +227,7 @@ async fn get_endpoint(
     Path((app, ep)): Path<(String, String)>,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (_, ep) = load(&state, &who, &app, &ep).await?;
-    Ok(Json(EndpointOut::from(&ep)))
+    Ok(Json(shown(&ep, &who)))
 }
 
 #[utoipa::path(patch, path = "/v1/apps/{app}/endpoints/{ep}", tag = "endpoints", request_body = EndpointPatch,
@@ -223,7 +240,6 @@ async fn update_endpoint(
     body: RawJson,
 ) -> Result<Json<EndpointOut>, ApiError> {
     let (_, mut ep) = load(&state, &who, &app, &ep).await?;
-    who.require_manage()?;
     let p: EndpointPatch = body.parse()?;
     if let Some(url) = p.url {
         check_url(&url)?;
@@ -274,7 +290,7 @@ async fn update_endpoint(
     ep.updated_at = now_ms();
     state.store.update_endpoint(&ep).await?;
     state.engine.endpoint_changed(&ep.id);
-    Ok(Json(EndpointOut::from(&ep)))
+    Ok(Json(shown(&ep, &who)))
 }
 
 #[utoipa::path(delete, path = "/v1/apps/{app}/endpoints/{ep}", tag = "endpoints",
@@ -286,7 +302,6 @@ async fn delete_endpoint(
     Path((app, ep)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (app, ep) = load(&state, &who, &app, &ep).await?;
-    who.require_manage()?;
     state.store.delete_endpoint(&app.id, &ep.id).await?;
     state.engine.endpoint_changed(&ep.id);
     Ok(StatusCode::NO_CONTENT)
@@ -317,8 +332,13 @@ async fn get_secret(
     Path((app, ep)): Path<(String, String)>,
 ) -> Result<Json<SecretOut>, ApiError> {
     let (_, ep) = load(&state, &who, &app, &ep).await?;
-    who.require_manage()?;
-    Ok(Json(secret_out(&ep.secret)?))
+    if who.read_only {
+        return Err(ApiError::forbidden(
+            "read_only",
+            "a read-only portal session cannot read the signing secret",
+        ));
+    }
+    Ok(Json(secret_out(ep.secret.expose_secret())?))
 }
 
 #[utoipa::path(post, path = "/v1/apps/{app}/endpoints/{ep}/secret/rotate", tag = "endpoints", request_body = RotateIn,
@@ -331,7 +351,6 @@ async fn rotate_secret(
     body: RawJson,
 ) -> Result<Json<SecretOut>, ApiError> {
     let (_, mut ep) = load(&state, &who, &app, &ep).await?;
-    who.require_manage()?;
     let input: RotateIn = body.parse()?;
     let new_secret = match (ep.signature_scheme, input.secret) {
         (SignatureScheme::V1, Some(s)) => {
@@ -349,11 +368,14 @@ async fn rotate_secret(
         (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
     };
     let now = now_ms();
-    ep.prev_secret = Some(std::mem::replace(&mut ep.secret, new_secret));
+    ep.prev_secret = Some(std::mem::replace(
+        &mut ep.secret,
+        SecretString::from(new_secret),
+    ));
     ep.prev_secret_until = Some(now + state.config.secret_grace_period.as_millis() as i64);
     ep.updated_at = now;
     state.store.update_endpoint(&ep).await?;
-    Ok(Json(secret_out(&ep.secret)?))
+    Ok(Json(secret_out(ep.secret.expose_secret())?))
 }
 
 #[utoipa::path(post, path = "/v1/apps/{app}/endpoints/{ep}/test", tag = "endpoints",
@@ -392,7 +414,6 @@ async fn recover_endpoint(
     body: RawJson,
 ) -> Result<(StatusCode, Json<RecoverOut>), ApiError> {
     let (_, ep) = load(&state, &who, &app, &ep).await?;
-    who.require_manage()?;
     let input: RecoverIn = body.parse()?;
     let since = parse_rfc3339_ms(&input.since)
         .ok_or_else(|| ApiError::invalid("since", "since must be an RFC 3339 timestamp"))?;

@@ -2,6 +2,7 @@
 //! payload's original bytes spliced in, never re-encoded) and every header, signed.
 
 use herald_signature::SigningKey;
+use secrecy::ExposeSecret;
 
 use crate::store::{Format, Job};
 use crate::timefmt::format_ms;
@@ -66,12 +67,12 @@ fn source(job: &Job) -> String {
 pub fn signing_keys(job: &Job, now_ms: i64) -> Vec<SigningKey> {
     let ep = &job.endpoint;
     let mut keys = Vec::with_capacity(2);
-    if let Ok(k) = SigningKey::parse(&ep.secret) {
+    if let Ok(k) = SigningKey::parse(ep.secret.expose_secret()) {
         keys.push(k);
     }
     if let (Some(prev), Some(until)) = (&ep.prev_secret, ep.prev_secret_until) {
         if until > now_ms {
-            if let Ok(k) = SigningKey::parse(prev) {
+            if let Ok(k) = SigningKey::parse(prev.expose_secret()) {
                 keys.push(k);
             }
         }
@@ -162,6 +163,21 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn an_endpoint_never_prints_its_secrets() {
+        let j = job(Format::StandardWebhooks, b"{}");
+        let shown = format!("{:?}", j.endpoint);
+        assert!(
+            !shown.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"),
+            "{shown}"
+        );
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
+
+    #[test]
     fn standard_body_keeps_payload_bytes() {
         let payload = br#"{"b": 1.50,  "a":"\u00e9"}"#;
         let b = body(&job(Format::StandardWebhooks, payload));
@@ -186,7 +202,7 @@ pub(crate) mod tests {
         let sig = get("webhook-signature");
         assert_eq!(sig.split(' ').count(), 2, "{sig}");
         for secret in [&j.endpoint.secret, j.endpoint.prev_secret.as_ref().unwrap()] {
-            let v = herald_signature::Verifier::new(&[secret]).unwrap();
+            let v = herald_signature::Verifier::new(&[secret.expose_secret()]).unwrap();
             v.verify_at(
                 "evt_1",
                 &get("webhook-timestamp"),

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use herald_types::{DeliveryStatus, EndpointStatus, Format, SignatureScheme};
+use secrecy::SecretString;
 
 #[derive(Debug, Clone)]
 pub struct ApiKey {
@@ -80,8 +81,9 @@ pub struct Endpoint {
     pub ordered: bool,
     pub metadata: serde_json::Value,
     pub signature_scheme: SignatureScheme,
-    pub secret: String,
-    pub prev_secret: Option<String>,
+    /// `whsec_…` (or the ed25519 private key): never printed by `Debug`.
+    pub secret: SecretString,
+    pub prev_secret: Option<SecretString>,
     pub prev_secret_until: Option<i64>,
     pub first_failure_at: Option<i64>,
     pub created_at: i64,

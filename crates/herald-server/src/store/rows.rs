@@ -95,8 +95,12 @@ macro_rules! row_mappers {
                     metadata: json(r.try_get(c("metadata").as_str())?)?,
                     signature_scheme: SignatureScheme::parse(&scheme)
                         .ok_or_else(|| StoreError::Corrupt(scheme))?,
-                    secret: r.try_get(c("secret").as_str())?,
-                    prev_secret: r.try_get(c("prev_secret").as_str())?,
+                    secret: secrecy::SecretString::from(
+                        r.try_get::<String, _>(c("secret").as_str())?,
+                    ),
+                    prev_secret: r
+                        .try_get::<Option<String>, _>(c("prev_secret").as_str())?
+                        .map(secrecy::SecretString::from),
                     prev_secret_until: r.try_get(c("prev_secret_until").as_str())?,
                     first_failure_at: r.try_get(c("first_failure_at").as_str())?,
                     created_at: r.try_get(c("created_at").as_str())?,

@@ -268,3 +268,64 @@ async fn the_last_admin_key_stays_and_a_revoked_bootstrap_key_stays_revoked() {
         (409, Some("last_admin_key"))
     );
 }
+
+on_backends!(both: endpoint_credentials_are_shown_to_admin_keys_only);
+/// `security.md`, what each credential may read: header values to admin keys only, no
+/// signing secret for read-only portal sessions, no endpoints at all for producer keys.
+async fn endpoint_credentials_are_shown_to_admin_keys_only() {
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let ep = h
+        .endpoint(
+            &app,
+            "http://127.0.0.1:9/x",
+            json!({"headers": {"Authorization": "Bearer s3cr3t-value", "X-Team": "blue"}}),
+        )
+        .await;
+    let ep = ep["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/apps/{app}/endpoints/{ep}");
+    let (_, seen) = h.get(&path).await;
+    assert_eq!(seen["headers"]["Authorization"], "Bearer s3cr3t-value");
+    let session = |read_only: bool| {
+        let h = &h;
+        let app = app.clone();
+        async move {
+            let (s, p) = h
+                .post(
+                    &format!("/v1/apps/{app}/portal-sessions"),
+                    json!({"read_only": read_only}),
+                )
+                .await;
+            assert_eq!(s, 201, "{p}");
+            p["token"].as_str().unwrap().to_string()
+        }
+    };
+    for read_only in [true, false] {
+        let token = session(read_only).await;
+        let (s, v) = h.call(Method::GET, &path, Some(&token), None).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["headers"]["Authorization"], "***", "{v}");
+        assert_eq!(v["headers"]["X-Team"], "***");
+        let list = format!("/v1/apps/{app}/endpoints");
+        let (_, v) = h.call(Method::GET, &list, Some(&token), None).await;
+        assert!(!v.to_string().contains("s3cr3t"), "{v}");
+        let (s, v) = h
+            .call(Method::GET, &format!("{path}/secret"), Some(&token), None)
+            .await;
+        if read_only {
+            assert_error(s, &v, 403, "permission");
+            assert_eq!(v["error"]["code"], "read_only");
+        } else {
+            assert_eq!(s, 200, "{v}");
+        }
+    }
+    let (_, producer) = key(&h, "producer", None).await;
+    for p in [
+        path.clone(),
+        format!("/v1/apps/{app}/endpoints"),
+        format!("{path}/stats"),
+    ] {
+        let (s, v) = h.call(Method::GET, &p, Some(&producer), None).await;
+        assert_error(s, &v, 403, "permission");
+    }
+}

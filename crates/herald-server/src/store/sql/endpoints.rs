@@ -5,6 +5,7 @@ use sqlx::{QueryBuilder, Transaction};
 
 use super::{finish_page, push_page, rows, Db, Pool, Writer};
 use crate::store::*;
+use secrecy::ExposeSecret;
 
 const COLUMNS: &str =
     "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
@@ -35,8 +36,8 @@ pub async fn insert(w: &Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.ordered)
     .bind(ep.metadata.to_string())
     .bind(ep.signature_scheme.as_str())
-    .bind(&ep.secret)
-    .bind(&ep.prev_secret)
+    .bind(ep.secret.expose_secret())
+    .bind(ep.prev_secret.as_ref().map(|s| s.expose_secret()))
     .bind(ep.prev_secret_until)
     .bind(ep.first_failure_at)
     .bind(ep.created_at)
@@ -104,8 +105,8 @@ pub async fn update(w: &Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.format.as_str())
     .bind(ep.ordered)
     .bind(ep.metadata.to_string())
-    .bind(&ep.secret)
-    .bind(&ep.prev_secret)
+    .bind(ep.secret.expose_secret())
+    .bind(ep.prev_secret.as_ref().map(|s| s.expose_secret()))
     .bind(ep.prev_secret_until)
     .bind(ep.first_failure_at)
     .bind(ep.updated_at)
