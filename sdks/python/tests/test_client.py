@@ -327,3 +327,28 @@ def test_every_resource(server: Server, client: Herald, receiver: Receiver) -> N
     client.apps.delete(uid)
     with pytest.raises(NotFoundError):
         client.apps.get(uid)
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_twice(client: Herald, app: str, proxy: Proxy) -> None:
+    """A POST without an idempotency key whose answer was lost may have been carried out: the
+    client raises instead of sending it again (a second endpoint would double every delivery).
+    Requests the server did not act on (429) are still retried."""
+    url = "http://127.0.0.1:9/once"
+    proxy.script = [("forward_then", 502)]
+    with Herald(ADMIN_KEY, base_url=proxy.url, retry_policy=FAST) as c:
+        with pytest.raises(ServerError) as e:
+            c.endpoints.create(app, url)
+    assert e.value.status == 502 and not isinstance(e.value, RetryError)
+    assert len(proxy.seen) == 1
+    assert [ep["url"] for ep in client.endpoints.iter(app)].count(url) == 1
+    proxy.seen.clear()
+    proxy.script = [("answer", 429, {})]
+    with Herald(ADMIN_KEY, base_url=proxy.url, retry_policy=FAST) as c:
+        c.endpoints.create(app, "http://127.0.0.1:9/again")
+    assert len(proxy.seen) == 2
+    # Reads are retried as before.
+    proxy.seen.clear()
+    proxy.script = [("forward_then", 502)]
+    with Herald(ADMIN_KEY, base_url=proxy.url, retry_policy=FAST) as c:
+        c.apps.get(app)
+    assert len(proxy.seen) == 2

@@ -18,6 +18,7 @@ from ._errors import (
     ConfigError,
     ConnectionError,
     HeraldError,
+    RateLimitError,
     RetryError,
     TimeoutError,
     error_for_status,
@@ -171,9 +172,23 @@ def dead_letters_from(letters: str | os.PathLike[str] | Iterable[DeadLetter]) ->
     return letters
 
 
+def may_repeat(req: Request, err: HeraldError) -> bool:
+    """Whether sending ``req`` again cannot do its work twice: reads, deletes and updates;
+    writes that carry an idempotency key; and any request the server did not act on (a
+    refused connection, a 429). A create or a rotation whose answer was lost is not sent
+    again: it may have happened, and a second one would make a second endpoint (so duplicate
+    deliveries) or rotate twice."""
+    if req.method in ("GET", "HEAD", "DELETE", "PATCH") or req.idempotency_key is not None:
+        return True
+    return isinstance(err, RateLimitError) or not err.request_sent
+
+
 def after_failure(settings: Settings, req: Request, err: HeraldError, attempt: int) -> float:
-    """Seconds to wait before attempt ``attempt + 1``; or, when this was the last one, hands
-    the request to the dead-letter sink and raises the final error."""
+    """Seconds to wait before attempt ``attempt + 1``; or, when this was the last one (or
+    another could do the work twice), hands the request to the dead-letter sink and raises
+    the final error."""
+    if not may_repeat(req, err):
+        raise err
     if err.retryable and attempt <= settings.retry.max_retries:
         delay = settings.retry.delay(attempt, err.retry_after)
         log.debug("retrying %s %s in %.2fs: %s", req.method, req.path, delay, err)
@@ -184,9 +199,15 @@ def after_failure(settings: Settings, req: Request, err: HeraldError, attempt: i
 
 
 def transport_error(exc: httpx.TransportError) -> HeraldError:
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.ConnectTimeout):
+        err: HeraldError = TimeoutError(f"timed out connecting: {exc}")
+    elif isinstance(exc, httpx.TimeoutException):
         return TimeoutError(f"timed out: {exc}")
-    return ConnectionError(f"connection failed: {exc}")
+    else:
+        err = ConnectionError(f"connection failed: {exc}")
+    # Refused or never connected: the server cannot have seen the request.
+    err.request_sent = not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout))
+    return err
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:

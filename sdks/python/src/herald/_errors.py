@@ -34,6 +34,10 @@ class HeraldError(Exception):
         #: The decoded error body (or raw text) as the server sent it.
         self.body = body
 
+    #: False only when the request certainly never reached the server (a refused
+    #: connection): then even a write without an idempotency key may be sent again.
+    request_sent: bool = True
+
     @property
     def retryable(self) -> bool:
         """Whether sending the same request again may succeed."""
