@@ -169,29 +169,32 @@ impl Client {
                 .await
             {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt <= self.retry.max_retries => {
+                Err((e, sent)) if !may_repeat(&method, idempotency_key, &e, sent) => return Err(e),
+                Err((e, _)) if e.is_retryable() && attempt <= self.retry.max_retries => {
                     let delay = self.retry.delay(attempt, e.retry_after());
                     tracing::debug!(%path, attempt, ?delay, error = %e, "retrying");
                     tokio::time::sleep(delay).await;
                 }
-                Err(e) if e.is_retryable() && self.retry.max_retries > 0 => {
+                Err((e, _)) if e.is_retryable() && self.retry.max_retries > 0 => {
                     return Err(Error::RetriesExhausted {
                         attempts: attempt,
                         last: Box::new(e),
                     })
                 }
-                Err(e) => return Err(e),
+                Err((e, _)) => return Err(e),
             }
         }
     }
 
+    /// One attempt. A failure says whether the request may have reached the server (false
+    /// only when the connection was never made).
     async fn once<T: DeserializeOwned>(
         &self,
         method: Method,
         path: &str,
         body: Option<Vec<u8>>,
         idempotency_key: Option<&str>,
-    ) -> Result<T, Error> {
+    ) -> Result<T, (Error, bool)> {
         let mut req = self
             .http
             .request(method, format!("{}{}", self.base, path))
@@ -203,11 +206,12 @@ impl Client {
             req = req.header("content-type", "application/json").body(b);
         }
         let resp = req.send().await.map_err(|e| {
-            if e.is_timeout() {
+            let error = if e.is_timeout() {
                 Error::Timeout(e.to_string())
             } else {
                 Error::Connection(e.to_string())
-            }
+            };
+            (error, !e.is_connect())
         })?;
         let status = resp.status();
         let retry_after = resp
@@ -219,14 +223,14 @@ impl Client {
         let bytes = resp
             .bytes()
             .await
-            .map_err(|e| Error::Connection(e.to_string()))?;
+            .map_err(|e| (Error::Connection(e.to_string()), true))?;
         if status.is_success() {
             let bytes = if bytes.is_empty() {
                 &b"null"[..]
             } else {
                 &bytes[..]
             };
-            return serde_json::from_slice(bytes).map_err(|e| Error::Decode(e.to_string()));
+            return serde_json::from_slice(bytes).map_err(|e| (Error::Decode(e.to_string()), true));
         }
         let body: Option<ErrorDetail> = serde_json::from_slice::<ErrorBody>(&bytes)
             .ok()
@@ -239,7 +243,7 @@ impl Client {
             .as_ref()
             .and_then(|b| b.code.clone())
             .unwrap_or_default();
-        Err(match status {
+        let error = match status {
             StatusCode::BAD_REQUEST | StatusCode::UNSUPPORTED_MEDIA_TYPE => Error::BadRequest {
                 code,
                 param: body.and_then(|b| b.param),
@@ -259,7 +263,8 @@ impl Client {
                 message,
                 retry_after,
             },
-        })
+        };
+        Err((error, true))
     }
 
     fn json<B: Serialize>(body: &B) -> Result<Vec<u8>, Error> {
@@ -305,4 +310,16 @@ impl Client {
             .await
             .map(|_| ())
     }
+}
+
+/// Whether sending a request again cannot do its work twice: reads, deletes and updates;
+/// writes that carry an idempotency key; and any request the server did not act on (a
+/// connection never made, a 429). A create or a rotation whose answer was lost is not sent
+/// again: it may have happened, and a second endpoint would double every delivery.
+fn may_repeat(method: &Method, idempotency_key: Option<&str>, error: &Error, sent: bool) -> bool {
+    let safe = [Method::GET, Method::HEAD, Method::DELETE, Method::PATCH];
+    safe.contains(method)
+        || idempotency_key.is_some()
+        || !sent
+        || matches!(error, Error::RateLimited { .. })
 }

@@ -1,6 +1,7 @@
 //! The Rust SDK against a real server: sending (with retries through a flaky proxy),
 //! receiving with `Webhook` and the axum extractor.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -585,4 +586,78 @@ fn the_blocking_client_works_without_async() {
     );
     assert!(matches!(client.app("missing"), Err(Error::NotFound(_))));
     drop(h);
+}
+
+/// A real proxy in front of the server: forwards every request, but answers 502 to the first
+/// `drop_first` requests after forwarding them (the server acted; its answer was lost).
+async fn lossy_proxy(upstream: String, drop_first: usize) -> (String, Arc<AtomicUsize>) {
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let http = reqwest::Client::new();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let (http, upstream, counter) = (http.clone(), upstream.clone(), counter.clone());
+        async move {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            let mut fwd = http.request(parts.method, format!("{upstream}{}", parts.uri));
+            for (k, v) in &parts.headers {
+                if k != "host" && k != "content-length" {
+                    fwd = fwd.header(k, v);
+                }
+            }
+            let resp = fwd.body(body).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.unwrap();
+            if n < drop_first {
+                return (StatusCode::BAD_GATEWAY, "lost".to_string());
+            }
+            (
+                StatusCode::from_u16(status).unwrap(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
+}
+
+on_backends!(both: a_create_whose_answer_was_lost_is_not_sent_twice);
+/// A POST without an idempotency key whose answer was lost may have been carried out: the
+/// client returns the error instead of creating a second endpoint (double deliveries).
+async fn a_create_whose_answer_was_lost_is_not_sent_twice() {
+    let h = Herald::start(&[]).await;
+    let app = h.app().await;
+    let direct = Client::builder(&h.url, ADMIN_KEY).build().unwrap();
+    let (url, seen) = lossy_proxy(h.url.clone(), 1).await;
+    let fast = herald_sdk::client::RetryPolicy {
+        max_retries: 3,
+        base: Duration::from_millis(10),
+        cap: Duration::from_millis(50),
+    };
+    let c = Client::builder(&url, ADMIN_KEY)
+        .retry_policy(fast.clone())
+        .build()
+        .unwrap();
+    let new = NewEndpoint {
+        url: "http://127.0.0.1:9/once".into(),
+        ..Default::default()
+    };
+    match c.create_endpoint(&app, &new).await {
+        Err(Error::Server { status: 502, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 1, "sent once");
+    let all = direct.list_endpoints(&app, None).await.unwrap().data;
+    assert_eq!(all.len(), 1, "exactly one endpoint");
+    // A read whose answer was lost is simply asked again.
+    let (url, seen) = lossy_proxy(h.url.clone(), 1).await;
+    let c = Client::builder(&url, ADMIN_KEY)
+        .retry_policy(fast)
+        .build()
+        .unwrap();
+    assert_eq!(c.app(&app).await.unwrap().id, app);
+    assert_eq!(seen.load(Ordering::SeqCst), 2);
 }
