@@ -25,9 +25,10 @@ pub enum ApiError {
     Conflict { code: &'static str, message: String },
     #[error("{0}")]
     PayloadTooLarge(String),
-    /// A route exists for the path, not for the method; `allow` lists those it has.
+    /// A route exists for the path, not for the method. The router adds `Allow` itself,
+    /// after the layers (see `framework_errors`).
     #[error("{method} is not allowed here")]
-    MethodNotAllowed { method: String, allow: String },
+    MethodNotAllowed { method: axum::http::Method },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("{message}")]
@@ -146,20 +147,10 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
-        match self {
-            ApiError::RateLimited { retry_after, .. } => {
-                if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                    resp.headers_mut().insert(header::RETRY_AFTER, v);
-                }
+        if let ApiError::RateLimited { retry_after, .. } = self {
+            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
             }
-            // Empty when the router adds `Allow` itself, after the layers (see
-            // `framework_errors`).
-            ApiError::MethodNotAllowed { allow, .. } if !allow.is_empty() => {
-                if let Ok(v) = HeaderValue::from_str(&allow) {
-                    resp.headers_mut().insert(header::ALLOW, v);
-                }
-            }
-            _ => {}
         }
         resp
     }
@@ -171,7 +162,8 @@ pub async fn framework_errors(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let method = req.method().to_string();
+    // A clone of a standard method allocates nothing: this runs for every request.
+    let method = req.method().clone();
     let resp = next.run(req).await;
     let status = resp.status();
     let is_json = resp
@@ -182,19 +174,13 @@ pub async fn framework_errors(
     if is_json || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let allow = resp
-        .headers()
-        .get(header::ALLOW)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
     let (parts, body) = resp.into_parts();
     let text = match axum::body::to_bytes(body, 4096).await {
         Ok(b) => String::from_utf8_lossy(&b).into_owned(),
         Err(_) => String::new(),
     };
     let error = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed { method, allow },
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed { method },
         StatusCode::NOT_FOUND => ApiError::NotFound {
             code: "route_not_found",
             message: "no such route".into(),

@@ -103,6 +103,26 @@ fn check_limits(rate_limit: Option<i64>, max_in_flight: Option<i64>) -> Result<(
 
 /// Loads `{ep}` of `{app}` for a caller who may see endpoints (producer keys may not:
 /// `security.md`).
+/// The secret an endpoint signs with: `given` (checked) or a generated one for `v1`; always a
+/// generated ed25519 key for `v1a`, which refuses a given one with `v1a_refusal`.
+fn signing_secret(
+    scheme: SignatureScheme,
+    given: Option<String>,
+    v1a_refusal: &str,
+) -> Result<SecretString, ApiError> {
+    let secret = match (scheme, given) {
+        (SignatureScheme::V1, Some(s)) => {
+            herald_signature::validate_secret(&s)
+                .map_err(|e| ApiError::invalid("secret", e.to_string()))?;
+            s
+        }
+        (SignatureScheme::V1, None) => herald_signature::generate_secret(),
+        (SignatureScheme::V1a, Some(_)) => return Err(ApiError::invalid("secret", v1a_refusal)),
+        (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
+    };
+    Ok(SecretString::from(secret))
+}
+
 /// An endpoint as `who` may see it: custom header values (credentials, often) go to admin
 /// keys only; anyone else sees the names with `***` (`security.md`).
 fn shown(ep: &Endpoint, who: &Principal) -> EndpointOut {
@@ -152,21 +172,11 @@ async fn create_endpoint(
         return Err(ApiError::invalid("metadata", "metadata must be an object"));
     }
     let scheme = input.signature_scheme.unwrap_or(SignatureScheme::V1);
-    let secret = match (scheme, input.secret) {
-        (SignatureScheme::V1, Some(s)) => {
-            herald_signature::validate_secret(&s)
-                .map_err(|e| ApiError::invalid("secret", e.to_string()))?;
-            s
-        }
-        (SignatureScheme::V1, None) => herald_signature::generate_secret(),
-        (SignatureScheme::V1a, Some(_)) => {
-            return Err(ApiError::invalid(
-                "secret",
-                "v1a endpoints have generated ed25519 keys; secret is not accepted",
-            ))
-        }
-        (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
-    };
+    let secret = signing_secret(
+        scheme,
+        input.secret,
+        "v1a endpoints have generated ed25519 keys; secret is not accepted",
+    )?;
     let now = now_ms();
     let disabled = input.disabled.unwrap_or(false);
     let ep = Endpoint {
@@ -188,7 +198,7 @@ async fn create_endpoint(
         ordered: input.ordered.unwrap_or(false),
         metadata: input.metadata.unwrap_or_else(|| serde_json::json!({})),
         signature_scheme: scheme,
-        secret: SecretString::from(secret),
+        secret,
         prev_secret: None,
         prev_secret_until: None,
         first_failure_at: None,
@@ -352,26 +362,13 @@ async fn rotate_secret(
 ) -> Result<Json<SecretOut>, ApiError> {
     let (_, mut ep) = load(&state, &who, &app, &ep).await?;
     let input: RotateIn = body.parse()?;
-    let new_secret = match (ep.signature_scheme, input.secret) {
-        (SignatureScheme::V1, Some(s)) => {
-            herald_signature::validate_secret(&s)
-                .map_err(|e| ApiError::invalid("secret", e.to_string()))?;
-            s
-        }
-        (SignatureScheme::V1, None) => herald_signature::generate_secret(),
-        (SignatureScheme::V1a, Some(_)) => {
-            return Err(ApiError::invalid(
-                "secret",
-                "v1a endpoints rotate to a generated key; secret is not accepted",
-            ))
-        }
-        (SignatureScheme::V1a, None) => herald_signature::generate_ed25519().0,
-    };
+    let new_secret = signing_secret(
+        ep.signature_scheme,
+        input.secret,
+        "v1a endpoints rotate to a generated key; secret is not accepted",
+    )?;
     let now = now_ms();
-    ep.prev_secret = Some(std::mem::replace(
-        &mut ep.secret,
-        SecretString::from(new_secret),
-    ));
+    ep.prev_secret = Some(std::mem::replace(&mut ep.secret, new_secret));
     ep.prev_secret_until = Some(now + state.config.secret_grace_period.as_millis() as i64);
     ep.updated_at = now;
     state.store.update_endpoint(&ep).await?;
