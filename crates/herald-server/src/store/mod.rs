@@ -1,16 +1,13 @@
 //! The store: every durable object and the delivery queue, behind one interface
-//! ([`Store`]) so that backends (SQLite now, PostgreSQL next) share the API and the engine.
+//! ([`Store`]) so that the backends (SQLite, PostgreSQL) share the API and the engine. It is
+//! implemented once, in `sql/store.rs`, over the backend contract of `sql/backend.rs`.
 //!
-//! Models here are what the store returns; the wire shapes live in `api::wire`.
+//! Models here are what the store returns; `api::wire` turns them into the API's shapes.
 
 mod failure_streak;
 mod model;
-// Both backends compile the shared query modules of `store/sql` for their own database type
-// (`#[path]`), which is what this lint warns about.
-#[allow(clippy::duplicate_mod)]
 pub mod postgres;
-mod rows;
-#[allow(clippy::duplicate_mod)]
+pub mod sql;
 pub mod sqlite;
 
 use std::collections::HashSet;
@@ -95,7 +92,6 @@ pub struct Page<T> {
     pub next: Option<i64>,
 }
 
-/// Everything Herald keeps. Implementations must make each method atomic.
 /// What the dispatcher asks of a claim.
 pub struct Claim<'a> {
     /// Decides which leases have lapsed.
@@ -111,6 +107,7 @@ pub struct Claim<'a> {
     pub skip: &'a HashSet<String>,
 }
 
+/// Everything Herald keeps. Implementations must make each method atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// True once migrations ran and the database answers.

@@ -8,10 +8,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool, Postgres, Row};
 
-use super::due_hints::{self, DUE_EXPR};
-use super::rows;
+use crate::store::sql::due_hints::{self, DUE_EXPR};
+use crate::store::sql::rows;
+use crate::store::sql::script::Script;
 use crate::store::*;
 
 /// The channel of `LISTEN`/`NOTIFY` wake-ups.
@@ -28,7 +29,7 @@ pub async fn notify(conn: &mut PgConnection) -> Result<()> {
 
 /// Adds [`notify`]'s statement to a script: `NOTIFY`, which returns no row (a script's rows
 /// are its `RETURNING`s).
-pub fn push_notify(script: &mut super::script::Script<'_>) {
+pub fn push_notify(script: &mut Script<'_, Postgres>) {
     script.statement().push(format_args!("NOTIFY {CHANNEL}"));
 }
 
@@ -67,7 +68,7 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     }
     let unique: HashSet<String> = endpoints.into_iter().collect();
     for ep in &unique {
-        due_hints::refresh(&mut tx, ep).await?;
+        due_hints::refresh::<Postgres>(&mut tx, ep).await?;
     }
     if n > 0 || !stale.is_empty() {
         notify(&mut tx).await?;
@@ -137,7 +138,7 @@ pub async fn claim(pool: &PgPool, claim: &Claim<'_>) -> Result<Vec<Job>> {
                 .execute(&mut *tx)
                 .await?;
         }
-        due_hints::refresh(&mut tx, endpoint_id).await?;
+        due_hints::refresh::<Postgres>(&mut tx, endpoint_id).await?;
         seqs.extend(picked);
     }
     if seqs.is_empty() {
@@ -213,7 +214,7 @@ pub async fn release(pool: &PgPool, ids: &[String]) -> Result<()> {
     .fetch_all(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        due_hints::refresh(&mut tx, &ep).await?;
+        due_hints::refresh::<Postgres>(&mut tx, &ep).await?;
     }
     notify(&mut tx).await?;
     tx.commit().await?;

@@ -1,12 +1,13 @@
 //! Application rows.
 
-use sqlx::QueryBuilder;
+use sqlx::Pool;
 
-use super::{finish_page, push_page, rows, Pool, Writer};
+use super::query::{query, Sql};
+use super::{finish_page, push_page, rows, Backend};
 use crate::store::*;
 
-pub async fn insert(w: &Writer, a: &App) -> Result<()> {
-    sqlx::query(
+pub async fn insert<D: Backend>(w: &D::Writer, a: &App) -> Result<()> {
+    query::<D>(
         "INSERT INTO apps (id, uid, name, metadata, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&a.id)
@@ -15,23 +16,27 @@ pub async fn insert(w: &Writer, a: &App) -> Result<()> {
     .bind(a.metadata.to_string())
     .bind(a.created_at)
     .bind(a.updated_at)
-    .execute(&mut *super::lock_writer(w).await?)
+    .execute(&mut *D::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
     Ok(())
 }
 
-pub async fn get(pool: &Pool, id_or_uid: &str) -> Result<Option<App>> {
+pub async fn get<D: Backend>(pool: &Pool<D>, id_or_uid: &str) -> Result<Option<App>> {
     let row =
-        sqlx::query("SELECT * FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1")
+        query::<D>("SELECT * FROM apps WHERE id = $1 OR uid = $1 ORDER BY id = $1 DESC LIMIT 1")
             .bind(id_or_uid)
             .fetch_optional(pool)
             .await?;
     row.map(|r| rows::app(&r).map(|(_, a)| a)).transpose()
 }
 
-pub async fn list(pool: &Pool, only: Option<&str>, page: PageReq) -> Result<Page<App>> {
-    let mut qb = QueryBuilder::new("SELECT * FROM apps WHERE 1=1");
+pub async fn list<D: Backend>(
+    pool: &Pool<D>,
+    only: Option<&str>,
+    page: PageReq,
+) -> Result<Page<App>> {
+    let mut qb = Sql::<D>::new("SELECT * FROM apps WHERE 1=1");
     if let Some(id) = only {
         qb.push(" AND id = ").push_bind(id.to_string());
     }
@@ -40,44 +45,41 @@ pub async fn list(pool: &Pool, only: Option<&str>, page: PageReq) -> Result<Page
     Ok(finish_page(rows::all(r, rows::app)?, page.limit))
 }
 
-pub async fn update(w: &Writer, a: &App) -> Result<()> {
-    sqlx::query(
-        "UPDATE apps SET uid = $1, name = $2, metadata = $3, updated_at = $4 WHERE id = $5",
-    )
-    .bind(&a.uid)
-    .bind(&a.name)
-    .bind(a.metadata.to_string())
-    .bind(a.updated_at)
-    .bind(&a.id)
-    .execute(&mut *super::lock_writer(w).await?)
-    .await
-    .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
+pub async fn update<D: Backend>(w: &D::Writer, a: &App) -> Result<()> {
+    query::<D>("UPDATE apps SET uid = $1, name = $2, metadata = $3, updated_at = $4 WHERE id = $5")
+        .bind(&a.uid)
+        .bind(&a.name)
+        .bind(a.metadata.to_string())
+        .bind(a.updated_at)
+        .bind(&a.id)
+        .execute(&mut *D::lock_writer(w).await?)
+        .await
+        .map_err(|e| super::conflict_on_unique(e, "an application with this uid already exists"))?;
     Ok(())
 }
 
-pub async fn delete(w: &Writer, id: &str) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+pub async fn delete<D: Backend>(w: &D::Writer, id: &str) -> Result<()> {
+    let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    sqlx::query(
+    query::<D>(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL
          WHERE app_id = $1 AND status = 'pending'",
     )
     .bind(id)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("DELETE FROM endpoints WHERE app_id = $1")
+    query::<D>("DELETE FROM endpoints WHERE app_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM api_keys WHERE app_id = $1")
+    query::<D>("DELETE FROM api_keys WHERE app_id = $1")
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let n = sqlx::query("DELETE FROM apps WHERE id = $1")
+    let n = query::<D>("DELETE FROM apps WHERE id = $1")
         .bind(id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     if n == 0 {
         return Err(StoreError::NotFound("application"));
     }

@@ -1,12 +1,14 @@
 //! Delivery and attempt reads, manual retry and endpoint recovery.
 
-use sqlx::QueryBuilder;
+use sqlx::Pool;
 
-use super::{finish_page, push_page, rows, Pool, Writer};
+use super::query::{query, Sql};
+use super::rows::Get;
+use super::{finish_page, push_page, rows, Backend};
 use crate::store::*;
 
-pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Delivery>> {
-    let row = sqlx::query("SELECT * FROM deliveries WHERE id = $1 AND app_id = $2")
+pub async fn get<D: Backend>(pool: &Pool<D>, app_id: &str, id: &str) -> Result<Option<Delivery>> {
+    let row = query::<D>("SELECT * FROM deliveries WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
         .fetch_optional(pool)
@@ -14,8 +16,8 @@ pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Delivery>
     row.map(|r| rows::delivery(&r).map(|(_, d)| d)).transpose()
 }
 
-pub async fn of_event(pool: &Pool, event_id: &str) -> Result<Vec<Delivery>> {
-    let r = sqlx::query("SELECT * FROM deliveries WHERE event_id = $1 ORDER BY seq")
+pub async fn of_event<D: Backend>(pool: &Pool<D>, event_id: &str) -> Result<Vec<Delivery>> {
+    let r = query::<D>("SELECT * FROM deliveries WHERE event_id = $1 ORDER BY seq")
         .bind(event_id)
         .fetch_all(pool)
         .await?;
@@ -25,13 +27,13 @@ pub async fn of_event(pool: &Pool, event_id: &str) -> Result<Vec<Delivery>> {
         .collect())
 }
 
-pub async fn list(
-    pool: &Pool,
+pub async fn list<D: Backend>(
+    pool: &Pool<D>,
     app_id: &str,
     f: &DeliveryFilter,
     page: PageReq,
 ) -> Result<Page<Delivery>> {
-    let mut qb = QueryBuilder::new("SELECT * FROM deliveries WHERE app_id = ");
+    let mut qb = Sql::<D>::new("SELECT * FROM deliveries WHERE app_id = ");
     qb.push_bind(app_id.to_string());
     if let Some(v) = &f.endpoint_id {
         qb.push(" AND endpoint_id = ").push_bind(v.clone());
@@ -47,36 +49,47 @@ pub async fn list(
     Ok(finish_page(rows::all(r, rows::delivery)?, page.limit))
 }
 
-pub async fn attempts(pool: &Pool, delivery_id: &str, page: PageReq) -> Result<Page<Attempt>> {
-    let mut qb = QueryBuilder::new("SELECT * FROM attempts WHERE delivery_id = ");
+pub async fn attempts<D: Backend>(
+    pool: &Pool<D>,
+    delivery_id: &str,
+    page: PageReq,
+) -> Result<Page<Attempt>> {
+    let mut qb = Sql::<D>::new("SELECT * FROM attempts WHERE delivery_id = ");
     qb.push_bind(delivery_id.to_string());
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
     Ok(finish_page(rows::all(r, rows::attempt)?, page.limit))
 }
 
-pub async fn retry(w: &Writer, id: &str, now: i64) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+pub async fn retry<D: Backend>(w: &D::Writer, id: &str, now: i64) -> Result<()> {
+    let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let endpoint: Option<String> = sqlx::query_scalar(
+    let endpoint: Option<String> = query::<D>(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL WHERE id = $2
          RETURNING endpoint_id",
     )
     .bind(now)
     .bind(id)
     .fetch_optional(&mut *tx)
-    .await?;
+    .await?
+    .map(|r| r.col(0))
+    .transpose()?;
     if let Some(ep) = endpoint {
-        super::due_hints::refresh(&mut tx, &ep).await?;
+        super::due_hints::refresh::<D>(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn recover(w: &Writer, endpoint_id: &str, since: i64, now: i64) -> Result<u64> {
-    let mut conn = super::lock_writer(w).await?;
+pub async fn recover<D: Backend>(
+    w: &D::Writer,
+    endpoint_id: &str,
+    since: i64,
+    now: i64,
+) -> Result<u64> {
+    let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let n = sqlx::query(
+    let n = query::<D>(
         "UPDATE deliveries SET status = 'pending', next_attempt_at = $1, lease_until = NULL
          WHERE endpoint_id = $2 AND status IN ('failed', 'cancelled') AND created_at >= $3",
     )
@@ -84,9 +97,8 @@ pub async fn recover(w: &Writer, endpoint_id: &str, since: i64, now: i64) -> Res
     .bind(endpoint_id)
     .bind(since)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    super::due_hints::refresh(&mut tx, endpoint_id).await?;
+    .await?;
+    super::due_hints::refresh::<D>(&mut tx, endpoint_id).await?;
     tx.commit().await?;
     Ok(n)
 }

@@ -3,8 +3,9 @@
 //! claim walks instead of the deliveries. Each branch is one index seek, whatever the
 //! endpoint's backlog. The same SQL on both backends.
 
+use super::query::query;
 use super::script::Script;
-use super::{Db, OR_FAIL};
+use super::Backend;
 use crate::store::Result;
 
 /// The hint's value, as an expression over the `endpoints` row being updated.
@@ -18,11 +19,8 @@ pub const DUE_EXPR: &str = "CASE WHEN ordered THEN
      END";
 
 /// Recomputes one endpoint's hint.
-pub async fn refresh(
-    conn: &mut <Db as sqlx::Database>::Connection,
-    endpoint_id: &str,
-) -> Result<()> {
-    sqlx::query(&format!(
+pub async fn refresh<D: Backend>(conn: &mut D::Connection, endpoint_id: &str) -> Result<()> {
+    query::<D>(&format!(
         "UPDATE endpoints SET next_due_at = {DUE_EXPR} WHERE id = $1"
     ))
     .bind(endpoint_id)
@@ -34,11 +32,12 @@ pub async fn refresh(
 /// Adds [`refresh`]'s statement to a script, to travel with the rest of a transaction.
 /// Several endpoints go in a fixed order, so that two nodes lock endpoint rows alike.
 /// (`OR_FAIL`: a failed script is rolled back whole, see the backend's constant.)
-pub fn push_refresh<'a>(script: &mut Script<'a>, endpoint_id: &'a str) {
+pub fn push_refresh<'a, D: Backend>(script: &mut Script<'a, D>, endpoint_id: &'a str) {
     script
         .statement()
         .push(format_args!(
-            "UPDATE {OR_FAIL}endpoints SET next_due_at = {DUE_EXPR} WHERE id = "
+            "UPDATE {}endpoints SET next_due_at = {DUE_EXPR} WHERE id = ",
+            D::OR_FAIL
         ))
         .push_bind(endpoint_id);
 }

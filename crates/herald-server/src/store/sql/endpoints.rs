@@ -1,9 +1,11 @@
 //! Endpoint rows. Leaving `active` (disable, auto-disable, delete) cancels the endpoint's
 //! pending deliveries in the same transaction, so nothing is attempted afterwards.
 
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::{Pool, Transaction};
 
-use super::{finish_page, push_page, rows, Db, Pool, Writer};
+use super::query::{query, Sql};
+use super::rows::Get;
+use super::{finish_page, push_page, rows, Backend};
 use crate::store::*;
 use secrecy::ExposeSecret;
 
@@ -18,8 +20,8 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
         .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
 }
 
-pub async fn insert(w: &Writer, ep: &Endpoint) -> Result<()> {
-    sqlx::query(&format!(
+pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
+    query::<D>(&format!(
         "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
     ))
     .bind(&ep.id)
@@ -42,13 +44,13 @@ pub async fn insert(w: &Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.first_failure_at)
     .bind(ep.created_at)
     .bind(ep.updated_at)
-    .execute(&mut *super::lock_writer(w).await?)
+    .execute(&mut *D::lock_writer(w).await?)
     .await?;
     Ok(())
 }
 
-pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
-    let row = sqlx::query("SELECT * FROM endpoints WHERE id = $1 AND app_id = $2")
+pub async fn get<D: Backend>(pool: &Pool<D>, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+    let row = query::<D>("SELECT * FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
         .fetch_optional(pool)
@@ -57,8 +59,12 @@ pub async fn get(pool: &Pool, app_id: &str, id: &str) -> Result<Option<Endpoint>
         .transpose()
 }
 
-pub async fn list(pool: &Pool, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
-    let mut qb = QueryBuilder::new("SELECT * FROM endpoints WHERE app_id = ");
+pub async fn list<D: Backend>(
+    pool: &Pool<D>,
+    app_id: &str,
+    page: PageReq,
+) -> Result<Page<Endpoint>> {
+    let mut qb = Sql::<D>::new("SELECT * FROM endpoints WHERE app_id = ");
     qb.push_bind(app_id.to_string());
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
@@ -68,9 +74,9 @@ pub async fn list(pool: &Pool, app_id: &str, page: PageReq) -> Result<Page<Endpo
     ))
 }
 
-pub async fn active(pool: &Pool, app_id: &str) -> Result<Vec<Endpoint>> {
+pub async fn active<D: Backend>(pool: &Pool<D>, app_id: &str) -> Result<Vec<Endpoint>> {
     let r =
-        sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
+        query::<D>("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
             .bind(app_id)
             .fetch_all(pool)
             .await?;
@@ -80,15 +86,15 @@ pub async fn active(pool: &Pool, app_id: &str) -> Result<Vec<Endpoint>> {
         .collect())
 }
 
-pub async fn update(w: &Writer, ep: &Endpoint) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
+    let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Delivery rows before the endpoint row, the order the recorder and the reaper lock them
     // in: the other order deadlocked against a concurrent outcome on PostgreSQL.
     if ep.status != EndpointStatus::Active {
-        cancel_pending(&mut tx, &ep.id).await?;
+        cancel_pending::<D>(&mut tx, &ep.id).await?;
     }
-    let n = sqlx::query(
+    let n = query::<D>(
         "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
             rate_limit = $6, max_in_flight = $7, headers = $8, format = $9, ordered = $10, metadata = $11,
             secret = $12, prev_secret = $13, prev_secret_until = $14, first_failure_at = $15, updated_at = $16
@@ -114,28 +120,27 @@ pub async fn update(w: &Writer, ep: &Endpoint) -> Result<()> {
     .bind(&ep.app_id)
     .execute(&mut *tx)
     .await?
-    .rows_affected();
+    ;
     if n == 0 {
         return Err(StoreError::NotFound("endpoint"));
     }
     if ep.status == EndpointStatus::Active {
-        super::due_hints::refresh(&mut tx, &ep.id).await?; // `ordered` may have changed
+        super::due_hints::refresh::<D>(&mut tx, &ep.id).await?; // `ordered` may have changed
     }
     tx.commit().await?;
     Ok(())
 }
 
-pub async fn delete(w: &Writer, app_id: &str, id: &str) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+pub async fn delete<D: Backend>(w: &D::Writer, app_id: &str, id: &str) -> Result<()> {
+    let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Deliveries first (see `update`); a missing endpoint rolls the cancel back.
-    cancel_pending(&mut tx, id).await?;
-    let n = sqlx::query("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
+    cancel_pending::<D>(&mut tx, id).await?;
+    let n = query::<D>("DELETE FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
     if n == 0 {
         return Err(StoreError::NotFound("endpoint"));
     }
@@ -144,24 +149,30 @@ pub async fn delete(w: &Writer, app_id: &str, id: &str) -> Result<()> {
 }
 
 /// Cancels every pending delivery of the endpoint; returns how many.
-pub async fn cancel_pending(tx: &mut Transaction<'_, Db>, endpoint_id: &str) -> Result<u64> {
-    let n = sqlx::query(
+pub async fn cancel_pending<D: Backend>(
+    tx: &mut Transaction<'_, D>,
+    endpoint_id: &str,
+) -> Result<u64> {
+    let n = query::<D>(
         "UPDATE deliveries SET status = 'cancelled', next_attempt_at = NULL
          WHERE endpoint_id = $1 AND status = 'pending'",
     )
     .bind(endpoint_id)
     .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    sqlx::query("UPDATE endpoints SET next_due_at = NULL WHERE id = $1")
+    .await?;
+    query::<D>("UPDATE endpoints SET next_due_at = NULL WHERE id = $1")
         .bind(endpoint_id)
         .execute(&mut **tx)
         .await?;
     Ok(n)
 }
 
-pub async fn stats(pool: &Pool, endpoint_id: &str, since: i64) -> Result<EndpointStats> {
-    let counts: Vec<(String, i64)> = sqlx::query_as(
+pub async fn stats<D: Backend>(
+    pool: &Pool<D>,
+    endpoint_id: &str,
+    since: i64,
+) -> Result<EndpointStats> {
+    let counts = query::<D>(
         "SELECT status, COUNT(*) FROM deliveries WHERE endpoint_id = $1 AND created_at >= $2 GROUP BY status",
     )
     .bind(endpoint_id)
@@ -169,7 +180,8 @@ pub async fn stats(pool: &Pool, endpoint_id: &str, since: i64) -> Result<Endpoin
     .fetch_all(pool)
     .await?;
     let mut s = EndpointStats::default();
-    for (status, n) in counts {
+    for row in counts {
+        let (status, n): (String, i64) = (row.col(0)?, row.col(1)?);
         match status.as_str() {
             "pending" => s.pending = n,
             "succeeded" => s.succeeded = n,
@@ -178,7 +190,7 @@ pub async fn stats(pool: &Pool, endpoint_id: &str, since: i64) -> Result<Endpoin
             _ => {}
         }
     }
-    let last: Option<(i64, Option<i64>, Option<String>)> = sqlx::query_as(
+    let last = query::<D>(
         "SELECT a.started_at, a.status_code, a.error_kind FROM attempts a
          JOIN deliveries d ON d.id = a.delivery_id
          WHERE d.endpoint_id = $1 ORDER BY a.seq DESC LIMIT 1",
@@ -186,10 +198,10 @@ pub async fn stats(pool: &Pool, endpoint_id: &str, since: i64) -> Result<Endpoin
     .bind(endpoint_id)
     .fetch_optional(pool)
     .await?;
-    if let Some((at, code, kind)) = last {
-        s.last_attempt_at = Some(at);
-        s.last_status_code = code;
-        s.last_error_kind = kind;
+    if let Some(row) = last {
+        s.last_attempt_at = Some(row.col(0)?);
+        s.last_status_code = row.col(1)?;
+        s.last_error_kind = row.col(2)?;
     }
     Ok(s)
 }

@@ -1,12 +1,13 @@
 //! Event type rows.
 
-use sqlx::QueryBuilder;
+use sqlx::Pool;
 
-use super::{finish_page, push_page, rows, Pool, Writer};
+use super::query::{query, Sql};
+use super::{finish_page, push_page, rows, Backend};
 use crate::store::*;
 
-pub async fn insert(w: &Writer, t: &EventType) -> Result<()> {
-    sqlx::query(
+pub async fn insert<D: Backend>(w: &D::Writer, t: &EventType) -> Result<()> {
+    query::<D>(
         "INSERT INTO event_types (id, name, description, schema, archived, created_at, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -17,14 +18,14 @@ pub async fn insert(w: &Writer, t: &EventType) -> Result<()> {
     .bind(t.archived)
     .bind(t.created_at)
     .bind(t.updated_at)
-    .execute(&mut *super::lock_writer(w).await?)
+    .execute(&mut *D::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "an event type with this name already exists"))?;
     Ok(())
 }
 
-pub async fn get(pool: &Pool, name: &str) -> Result<Option<EventType>> {
-    let row = sqlx::query("SELECT * FROM event_types WHERE name = $1")
+pub async fn get<D: Backend>(pool: &Pool<D>, name: &str) -> Result<Option<EventType>> {
+    let row = query::<D>("SELECT * FROM event_types WHERE name = $1")
         .bind(name)
         .fetch_optional(pool)
         .await?;
@@ -32,15 +33,15 @@ pub async fn get(pool: &Pool, name: &str) -> Result<Option<EventType>> {
         .transpose()
 }
 
-pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<EventType>> {
-    let mut qb = QueryBuilder::new("SELECT * FROM event_types WHERE 1=1");
+pub async fn list<D: Backend>(pool: &Pool<D>, page: PageReq) -> Result<Page<EventType>> {
+    let mut qb = Sql::<D>::new("SELECT * FROM event_types WHERE 1=1");
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
     Ok(finish_page(rows::all(r, rows::event_type)?, page.limit))
 }
 
-pub async fn update(w: &Writer, t: &EventType) -> Result<()> {
-    sqlx::query(
+pub async fn update<D: Backend>(w: &D::Writer, t: &EventType) -> Result<()> {
+    query::<D>(
         "UPDATE event_types SET description = $1, schema = $2, archived = $3, updated_at = $4 WHERE name = $5",
     )
     .bind(&t.description)
@@ -48,17 +49,16 @@ pub async fn update(w: &Writer, t: &EventType) -> Result<()> {
     .bind(t.archived)
     .bind(t.updated_at)
     .bind(&t.name)
-    .execute(&mut *super::lock_writer(w).await?)
+    .execute(&mut *D::lock_writer(w).await?)
     .await?;
     Ok(())
 }
 
-pub async fn delete(w: &Writer, name: &str) -> Result<()> {
-    let n = sqlx::query("DELETE FROM event_types WHERE name = $1")
+pub async fn delete<D: Backend>(w: &D::Writer, name: &str) -> Result<()> {
+    let n = query::<D>("DELETE FROM event_types WHERE name = $1")
         .bind(name)
-        .execute(&mut *super::lock_writer(w).await?)
-        .await?
-        .rows_affected();
+        .execute(&mut *D::lock_writer(w).await?)
+        .await?;
     if n == 0 {
         return Err(StoreError::NotFound("event type"));
     }

@@ -2,14 +2,13 @@
 //! group commit, and handed straight to the dispatcher after the commit. Shared by both
 //! backends (see `store::sql`).
 
-#[path = "ingest/plan.rs"]
 mod plan;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::script::Script;
-use super::{Db, Writer, OR_FAIL};
+use super::Backend;
 use crate::handoff::IngestSide;
 use crate::store::sqlite::active_endpoints::ActiveEndpoints;
 use crate::store::sqlite::carpool::Carpool;
@@ -18,9 +17,9 @@ use crate::store::*;
 /// Group commit: concurrent ingest requests go to one writer task, which writes everything
 /// waiting in one transaction and commits once; every request is answered after that commit.
 /// Idle, a request waits for its own commit only; under load one commit serves many requests.
-#[derive(Clone)]
-pub struct GroupCommit {
+pub struct GroupCommit<D> {
     jobs: tokio::sync::mpsc::Sender<IngestJob>,
+    backend: std::marker::PhantomData<fn() -> D>,
 }
 
 struct IngestJob {
@@ -45,19 +44,19 @@ const ROWS_PER_INSERT: usize = 400;
 
 /// Outcome batches that ride in a group's transaction (see `store::sqlite::carpool`), and what their
 /// statements returned.
-pub type OutcomeCarpool = Carpool<Vec<RecordedOutcome>, Vec<<Db as sqlx::Database>::Row>>;
+pub type OutcomeCarpool<D> = Carpool<Vec<RecordedOutcome>, Vec<<D as sqlx::Database>::Row>>;
 
-impl GroupCommit {
+impl<D: Backend> GroupCommit<D> {
     /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
     /// writer connection (see `store::sqlite::active_endpoints`); `None` reads them every group.
     /// `carpool`: outcome batches a group takes into its transaction (one writer too).
     /// `handoff`: ingest's end of the hand-off to the engine (`crate::handoff`).
     pub fn start(
-        writer: Arc<Writer>,
+        writer: Arc<D::Writer>,
         handoff: IngestSide,
         active: Option<Arc<ActiveEndpoints>>,
-        carpool: Option<Arc<OutcomeCarpool>>,
-    ) -> GroupCommit {
+        carpool: Option<Arc<OutcomeCarpool<D>>>,
+    ) -> Self {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -73,7 +72,7 @@ impl GroupCommit {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = write_group(
+                let written = write_group::<D>(
                     &writer,
                     &mut group,
                     &handoff,
@@ -103,7 +102,10 @@ impl GroupCommit {
                 }
             }
         });
-        GroupCommit { jobs }
+        GroupCommit {
+            jobs,
+            backend: std::marker::PhantomData,
+        }
     }
 
     pub async fn ingest(&self, app_id: &str, items: Vec<NewEvent>) -> Result<Vec<IngestResult>> {
@@ -141,15 +143,15 @@ struct DeliveryRow {
     lease_until: Option<i64>,
 }
 
-async fn write_group(
-    w: &Writer,
+async fn write_group<D: Backend>(
+    w: &D::Writer,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
-    carpool: Option<&OutcomeCarpool>,
+    carpool: Option<&OutcomeCarpool<D>>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut jobs = Vec::new();
-    match write_planned(w, group, handoff, active, carpool, &mut jobs).await {
+    match write_planned::<D>(w, group, handoff, active, carpool, &mut jobs).await {
         Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
@@ -161,15 +163,15 @@ async fn write_group(
 
 /// Writes the group in one transaction; `true` when deliveries were left in the store that
 /// the engine must be woken to claim.
-async fn write_planned(
-    w: &Writer,
+async fn write_planned<D: Backend>(
+    w: &D::Writer,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
-    carpool: Option<&OutcomeCarpool>,
+    carpool: Option<&OutcomeCarpool<D>>,
     jobs: &mut Vec<(Job, i64)>,
 ) -> Result<(Vec<Vec<IngestResult>>, bool)> {
-    let mut conn = super::lock_writer(w).await?;
+    let mut conn = D::lock_writer(w).await?;
     let mut rows = Rows::default();
     // Looked at with the writer held, so no endpoint write is half done (see
     // `active_endpoints`).
@@ -184,20 +186,21 @@ async fn write_planned(
                 let mut script = Script::transaction();
                 push_rows(&mut script, &rows);
                 super::outcomes::push_batch(&mut script, &ride.load);
-                if let Ok(returned) = super::commit_script(&mut conn, script).await {
+                if let Ok(returned) = D::commit_script(&mut conn, script).await {
                     ride.arrived(returned);
                     return Ok((out, rows.wake));
                 }
             }
             let mut script = Script::transaction();
             push_rows(&mut script, &rows);
-            super::commit_script(&mut conn, script).await?;
+            D::commit_script(&mut conn, script).await?;
             out
         }
         None => {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let out = plan::plan_reading(&mut tx, group, active, handoff, &mut rows, jobs).await?;
-            let mut script = Script::default();
+            let out =
+                plan::plan_reading::<D>(&mut tx, group, active, handoff, &mut rows, jobs).await?;
+            let mut script = Script::<D>::default();
             push_rows(&mut script, &rows);
             script.run(&mut tx).await?;
             tx.commit().await?;
@@ -209,20 +212,20 @@ async fn write_planned(
 
 /// A group's rows, and the due hints of the endpoints whose deliveries stay in the store
 /// (one statement each, in `touched`'s order).
-fn push_rows<'a>(script: &mut Script<'a>, rows: &'a Rows) {
+fn push_rows<'a, D: Backend>(script: &mut Script<'a, D>, rows: &'a Rows) {
     push_inserts(script, rows);
     for ep in &rows.touched {
         super::due_hints::push_refresh(script, ep);
     }
     if !rows.touched.is_empty() {
-        super::queue::push_notify(script);
+        D::push_notify(script);
     }
 }
 
-fn push_inserts<'a>(script: &mut Script<'a>, rows: &'a Rows) {
+fn push_inserts<'a, D: Backend>(script: &mut Script<'a, D>, rows: &'a Rows) {
     for chunk in rows.events.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
-        q.push("INSERT ").push(OR_FAIL).push(
+        q.push("INSERT ").push(D::OR_FAIL).push(
             "INTO events (id, app_id, type, payload, source, subject, metadata, created_at) ",
         );
         q.push_values(chunk, |mut b, (app_id, e)| {
@@ -238,7 +241,7 @@ fn push_inserts<'a>(script: &mut Script<'a>, rows: &'a Rows) {
     }
     for chunk in rows.deliveries.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
-        q.push("INSERT ").push(OR_FAIL).push(
+        q.push("INSERT ").push(D::OR_FAIL).push(
             "INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
         );
         q.push_values(chunk, |mut b, d| {

@@ -1,18 +1,19 @@
 //! API key rows.
 
-use sqlx::QueryBuilder;
+use sqlx::Pool;
 
-use super::{finish_page, push_page, rows, Pool, Writer};
+use super::query::{query, Sql};
+use super::{finish_page, push_page, rows, Backend};
 use crate::store::*;
 
-pub async fn count(pool: &Pool) -> Result<i64> {
-    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-        .fetch_one(pool)
+pub async fn count<D: Backend>(pool: &Pool<D>) -> Result<i64> {
+    Ok(query::<D>("SELECT COUNT(*) FROM api_keys")
+        .scalar(pool)
         .await?)
 }
 
-pub async fn insert(w: &Writer, k: &ApiKey) -> Result<()> {
-    sqlx::query(
+pub async fn insert<D: Backend>(w: &D::Writer, k: &ApiKey) -> Result<()> {
+    query::<D>(
         "INSERT INTO api_keys (id, name, scope, app_id, key_hash, read_only, expires_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
@@ -24,23 +25,23 @@ pub async fn insert(w: &Writer, k: &ApiKey) -> Result<()> {
     .bind(k.read_only)
     .bind(k.expires_at)
     .bind(k.created_at)
-    .execute(&mut *super::lock_writer(w).await?)
+    .execute(&mut *D::lock_writer(w).await?)
     .await
     .map_err(|e| super::conflict_on_unique(e, "key already exists"))?;
     Ok(())
 }
 
-pub async fn by_hash(pool: &Pool, hash: &str) -> Result<Option<ApiKey>> {
-    let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1")
+pub async fn by_hash<D: Backend>(pool: &Pool<D>, hash: &str) -> Result<Option<ApiKey>> {
+    let row = query::<D>("SELECT * FROM api_keys WHERE key_hash = $1")
         .bind(hash)
         .fetch_optional(pool)
         .await?;
     row.map(|r| rows::key(&r).map(|(_, k)| k)).transpose()
 }
 
-pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<ApiKey>> {
+pub async fn list<D: Backend>(pool: &Pool<D>, page: PageReq) -> Result<Page<ApiKey>> {
     // Portal sessions are keys internally but not listed as such.
-    let mut qb = QueryBuilder::new("SELECT * FROM api_keys WHERE scope != 'portal'");
+    let mut qb = Sql::<D>::new("SELECT * FROM api_keys WHERE scope != 'portal'");
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
     Ok(finish_page(rows::all(r, rows::key)?, page.limit))
@@ -49,23 +50,22 @@ pub async fn list(pool: &Pool, page: PageReq) -> Result<Page<ApiKey>> {
 /// Deletes a key, unless it is the last admin key that no application scopes: the operator
 /// could never get back in (`security.md`). One statement, so the check and the delete see
 /// the same keys.
-pub async fn delete(w: &Writer, id: &str) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
-    let n = sqlx::query(
+pub async fn delete<D: Backend>(w: &D::Writer, id: &str) -> Result<()> {
+    let mut conn = D::lock_writer(w).await?;
+    let n = query::<D>(
         "DELETE FROM api_keys WHERE id = $1 AND NOT (
            scope = 'admin' AND app_id IS NULL
            AND (SELECT COUNT(*) FROM api_keys WHERE scope = 'admin' AND app_id IS NULL) <= 1)",
     )
     .bind(id)
     .execute(&mut *conn)
-    .await?
-    .rows_affected();
+    .await?;
     if n > 0 {
         return Ok(());
     }
-    let exists: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = $1")
+    let exists: i64 = query::<D>("SELECT COUNT(*) FROM api_keys WHERE id = $1")
         .bind(id)
-        .fetch_one(&mut *conn)
+        .scalar(&mut *conn)
         .await?;
     Err(if exists > 0 {
         StoreError::Conflict {

@@ -4,10 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use sqlx::Row;
+use sqlx::Pool;
 
+use super::query::query;
+use super::rows::Get;
 use super::script::Script;
-use super::{Db, Pool, WriteConn, Writer, JSON_ROWS, OR_FAIL};
+use super::Backend;
 use crate::store::failure_streak::{BatchStreak, Disable};
 use crate::store::sqlite::active_endpoints::ActiveEndpoints;
 use crate::store::*;
@@ -16,34 +18,33 @@ use crate::store::*;
 const ROWS_PER_STATEMENT: usize = 400;
 
 /// `active`: the kept copy of active endpoints (SQLite), told of an auto-disable.
-pub async fn record(
-    w: &Writer,
+pub async fn record<D: Backend>(
+    w: &D::Writer,
     outcomes: &[RecordedOutcome],
     active: Option<&ActiveEndpoints>,
 ) -> Result<Vec<EndpointChange>> {
-    let mut conn = super::lock_writer(w).await?;
+    let mut conn = D::lock_writer(w).await?;
     let mut script = Script::transaction();
     let streaks = push_batch(&mut script, outcomes);
-    let returned = super::commit_script(&mut conn, script).await?;
-    let disable = disables(streaks, &returned)?;
-    apply_disables(&mut conn, outcomes, disable, active).await
+    let returned = D::commit_script(&mut conn, script).await?;
+    let disable = disables::<D>(streaks, &returned)?;
+    apply_disables::<D>(&mut conn, outcomes, disable, active).await
 }
 
 /// After `outcomes` were committed in another transaction (an ingest's, see
 /// `store::sqlite::carpool`) that returned `returned`: the auto-disables they call for.
-#[allow(dead_code)] // the SQLite store only
-pub async fn settle_carried(
-    w: &Writer,
+pub async fn settle_carried<D: Backend>(
+    w: &D::Writer,
     outcomes: &[RecordedOutcome],
-    returned: &[<Db as sqlx::Database>::Row],
+    returned: &[D::Row],
     active: Option<&ActiveEndpoints>,
 ) -> Result<Vec<EndpointChange>> {
-    let disable = disables(streaks(outcomes).1, returned)?;
+    let disable = disables::<D>(streaks(outcomes).1, returned)?;
     if disable.is_empty() {
         return Ok(Vec::new());
     }
-    let mut conn = super::lock_writer(w).await?;
-    apply_disables(&mut conn, outcomes, disable, active).await
+    let mut conn = D::lock_writer(w).await?;
+    apply_disables::<D>(&mut conn, outcomes, disable, active).await
 }
 
 /// Each endpoint with a failure in the batch, its streak worked out from the batch's
@@ -75,7 +76,10 @@ fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Streaks<'_>) {
 /// so one row each), and the failure streak of each endpoint with a failure here, its stored
 /// start read back with `RETURNING` (the only rows the statements return). Returns the
 /// batch's streaks, for [`disables`] once committed.
-pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) -> Streaks<'a> {
+pub fn push_batch<'a, D: Backend>(
+    script: &mut Script<'a, D>,
+    outcomes: &'a [RecordedOutcome],
+) -> Streaks<'a> {
     push_attempts(script, outcomes);
     push_deliveries(script, outcomes);
     // Endpoints with only successes here end their failure streak (one statement for all);
@@ -83,7 +87,7 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
     let (streak_over, streaks) = streaks(outcomes);
     if !streak_over.is_empty() {
         let q = script.statement();
-        q.push("UPDATE ").push(OR_FAIL).push(
+        q.push("UPDATE ").push(D::OR_FAIL).push(
             "endpoints SET first_failure_at = NULL WHERE first_failure_at IS NOT NULL AND id IN (",
         );
         let mut list = q.separated(", ");
@@ -97,7 +101,7 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
             script
                 .statement()
                 .push("UPDATE ")
-                .push(OR_FAIL)
+                .push(D::OR_FAIL)
                 .push("endpoints SET first_failure_at = COALESCE(first_failure_at, ")
                 .push_bind(first)
                 .push(") WHERE id = ")
@@ -111,7 +115,7 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
             script
                 .statement()
                 .push("UPDATE ")
-                .push(OR_FAIL)
+                .push(D::OR_FAIL)
                 .push("endpoints SET first_failure_at = ")
                 .push_bind(start)
                 .push(" WHERE id = ")
@@ -131,20 +135,20 @@ pub fn push_batch<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) 
     // Only a retry makes new work due for other processes; after a success this process's
     // own engine claims an ordered endpoint's next delivery.
     if !streaks.is_empty() {
-        super::queue::push_notify(script);
+        D::push_notify(script);
     }
     streaks
 }
 
 /// The endpoints the batch's failure streaks disable, from the streak starts its committed
 /// statements returned.
-fn disables<'a>(
+fn disables<'a, D: Backend>(
     streaks: Streaks<'a>,
-    returned: &[<Db as sqlx::Database>::Row],
+    returned: &[D::Row],
 ) -> Result<Vec<(&'a str, Disable)>> {
     let mut stored_start: HashMap<String, Option<i64>> = HashMap::new();
     for row in returned {
-        stored_start.insert(row.try_get(0)?, row.try_get(1)?);
+        stored_start.insert(row.col(0)?, row.col(1)?);
     }
     Ok(streaks
         .into_iter()
@@ -158,8 +162,8 @@ fn disables<'a>(
 /// Rare, and a transaction of its own: should the process stop before it, the streak is
 /// stored and the endpoint's next failure disables it. Only this changes an endpoint's
 /// status, so only this is marked as such a write.
-async fn apply_disables(
-    conn: &mut WriteConn<'_>,
+async fn apply_disables<D: Backend>(
+    conn: &mut D::WriteConn<'_>,
     outcomes: &[RecordedOutcome],
     disable: Vec<(&str, Disable)>,
     active: Option<&ActiveEndpoints>,
@@ -171,7 +175,7 @@ async fn apply_disables(
     let mut tx = sqlx::Connection::begin(&mut **conn).await?;
     let mut changes = Vec::new();
     for (endpoint_id, d) in disable {
-        let n = sqlx::query(
+        let n = query::<D>(
             "UPDATE endpoints SET status = 'auto_disabled', disabled_reason = $1, updated_at = $2
              WHERE id = $3 AND status = 'active'",
         )
@@ -179,10 +183,9 @@ async fn apply_disables(
         .bind(outcomes[d.at].now)
         .bind(endpoint_id)
         .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        .await?;
         if n > 0 {
-            let cancelled = super::endpoints::cancel_pending(&mut tx, endpoint_id).await?;
+            let cancelled = super::endpoints::cancel_pending::<D>(&mut tx, endpoint_id).await?;
             changes.push(EndpointChange {
                 endpoint_id: endpoint_id.to_string(),
                 cancelled,
@@ -195,10 +198,10 @@ async fn apply_disables(
     Ok(changes)
 }
 
-fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+fn push_attempts<'a, D: Backend>(script: &mut Script<'a, D>, outcomes: &'a [RecordedOutcome]) {
     const COLUMNS: &str = "INTO attempts (id, delivery_id, number, started_at, duration_ms,
         status_code, response_body, error_kind, error_message) ";
-    if JSON_ROWS {
+    if D::JSON_ROWS {
         let rows: Vec<serde_json::Value> = outcomes
             .iter()
             .map(|o| {
@@ -219,7 +222,7 @@ fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
         script
             .statement()
             .push("INSERT ")
-            .push(OR_FAIL)
+            .push(D::OR_FAIL)
             .push(COLUMNS)
             .push(
                 "SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5,
@@ -231,7 +234,7 @@ fn push_attempts<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
     }
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let q = script.statement();
-        q.push("INSERT ").push(OR_FAIL).push(COLUMNS);
+        q.push("INSERT ").push(D::OR_FAIL).push(COLUMNS);
         q.push_values(chunk, |mut b, o| {
             let a = &o.attempt;
             b.push_bind(&a.id)
@@ -261,7 +264,7 @@ fn next_state(o: &RecordedOutcome) -> (&'static str, Option<i64>) {
 /// both databases) or, on SQLite, from one JSON argument (the same SQL for any number of
 /// rows, so it stays prepared); a delivery cancelled meanwhile stays cancelled unless this
 /// attempt succeeded.
-fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome]) {
+fn push_deliveries<'a, D: Backend>(script: &mut Script<'a, D>, outcomes: &'a [RecordedOutcome]) {
     const SET: &str = "deliveries SET
             status = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
                 THEN 'cancelled' ELSE u.next_status END,
@@ -269,7 +272,7 @@ fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome])
                 THEN NULL ELSE u.next_at END,
             attempts = attempts + 1, last_attempt_at = u.started, last_status_code = u.code,
             lease_until = NULL ";
-    if JSON_ROWS {
+    if D::JSON_ROWS {
         let rows: Vec<serde_json::Value> = outcomes
             .iter()
             .map(|o| {
@@ -286,7 +289,7 @@ fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome])
         script
             .statement()
             .push("UPDATE ")
-            .push(OR_FAIL)
+            .push(D::OR_FAIL)
             .push(SET)
             .push(
                 "FROM (SELECT value->>0 AS id, value->>1 AS next_status, value->>2 AS next_at,
@@ -298,7 +301,7 @@ fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome])
     }
     for chunk in outcomes.chunks(ROWS_PER_STATEMENT) {
         let q = script.statement();
-        q.push("UPDATE ").push(OR_FAIL).push(SET).push(
+        q.push("UPDATE ").push(D::OR_FAIL).push(SET).push(
             "FROM (SELECT column1 AS id, column2 AS next_status, column3 AS next_at,
                       column4 AS started, column5 AS code FROM (",
         );
@@ -326,25 +329,31 @@ fn push_deliveries<'a>(script: &mut Script<'a>, outcomes: &'a [RecordedOutcome])
 
 /// The earliest due hint of active endpoints not in `skip`: the first of the earliest
 /// `skip.len() + 1` hints (one walk of the hint index) that is not skipped.
-pub async fn next_due_at(pool: &Pool, skip: &HashSet<String>) -> Result<Option<i64>> {
-    let hints: Vec<(String, i64)> = sqlx::query_as(
+pub async fn next_due_at<D: Backend>(
+    pool: &Pool<D>,
+    skip: &HashSet<String>,
+) -> Result<Option<i64>> {
+    let hints = query::<D>(
         "SELECT id, next_due_at FROM endpoints WHERE next_due_at IS NOT NULL AND status = 'active'
          ORDER BY next_due_at LIMIT $1",
     )
     .bind(skip.len() as i64 + 1)
     .fetch_all(pool)
     .await?;
-    Ok(hints
-        .into_iter()
-        .find(|(id, _)| !skip.contains(id))
-        .map(|(_, at)| at))
+    for row in hints {
+        let id: String = row.col(0)?;
+        if !skip.contains(&id) {
+            return Ok(Some(row.col(1)?));
+        }
+    }
+    Ok(None)
 }
 
 /// How many deliveries are pending (the `herald_deliveries_pending` gauge).
-pub async fn count_pending(pool: &Pool) -> Result<i64> {
+pub async fn count_pending<D: Backend>(pool: &Pool<D>) -> Result<i64> {
     Ok(
-        sqlx::query_scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(pool)
+        query::<D>("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")
+            .scalar(pool)
             .await?,
     )
 }

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use super::Endpoint;
+use crate::store::Endpoint;
 
 /// Applications kept, at most; past it the copy starts over.
 const MAX_APPS: usize = 10_000;

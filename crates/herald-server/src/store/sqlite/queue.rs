@@ -9,13 +9,17 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::Row;
 
-use super::due_hints::{self, DUE_EXPR};
-use super::script::Script;
-use super::{rows, Pool, Writer};
+use sqlx::{Sqlite, SqlitePool};
+
+use super::writer::Writer;
+use crate::store::sql::due_hints::{self, DUE_EXPR};
+use crate::store::sql::rows;
+use crate::store::sql::script::Script;
+use crate::store::sql::Backend;
 use crate::store::*;
 
 pub async fn release_all(w: &Writer) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+    let mut conn = w.lock().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     sqlx::query("UPDATE deliveries SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL")
         .execute(&mut *tx)
@@ -27,12 +31,8 @@ pub async fn release_all(w: &Writer) -> Result<()> {
     Ok(())
 }
 
-/// Waking other nodes' dispatchers once a transaction commits: nothing to add here, this
-/// process's own dispatcher is the only one, and hears of such commits directly.
-pub fn push_notify(_script: &mut super::script::Script<'_>) {}
-
 pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
-    let mut conn = super::lock_writer(w).await?;
+    let mut conn = w.lock().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
         "UPDATE deliveries SET lease_until = NULL
@@ -53,7 +53,7 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
     .execute(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        due_hints::refresh(&mut tx, &ep).await?;
+        due_hints::refresh::<Sqlite>(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(n)
@@ -68,7 +68,7 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
 /// ingest beside it. The reader's snapshot may be a moment old, so the lease re-checks
 /// each row: still pending, due, unleased, its endpoint active, and for an ordered
 /// endpoint still the oldest pending one.
-pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job>> {
+pub async fn claim(w: &Writer, read: &SqlitePool, claim: &Claim<'_>) -> Result<Vec<Job>> {
     let &Claim {
         due_by,
         lease_until,
@@ -81,7 +81,7 @@ pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job
     // A barrier: an ingest group that still saw an endpoint of the dispatcher's as full
     // (read with the writer held) has committed the deliveries it left for this claim
     // before the reader looks.
-    drop(super::lock_writer(w).await?);
+    drop(w.lock().await?);
     let mut conn = read.acquire().await?;
     // Endpoints with due work, oldest first; busy endpoints (`skip`) are left out, so their
     // backlog is never even read.
@@ -141,7 +141,7 @@ pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job
         json_list(&ordered)?,
         json_list(&endpoint_ids)?,
     );
-    let mut script = Script::transaction().fixed();
+    let mut script = Script::<Sqlite>::transaction().fixed();
     for (seqs, head_only) in [(&unordered, false), (&ordered, true)] {
         let q = script.statement();
         q.push("UPDATE OR FAIL deliveries SET lease_until = ")
@@ -170,8 +170,8 @@ pub async fn claim(w: &Writer, read: &Pool, claim: &Claim<'_>) -> Result<Vec<Job
         .push_bind(endpoint_json.as_str())
         .push("))");
     let mut claimed = {
-        let mut conn = super::lock_writer(w).await?;
-        super::commit_script(&mut conn, script).await?
+        let mut conn = w.lock().await?;
+        Sqlite::commit_script(&mut conn, script).await?
     };
     if claimed.is_empty() {
         return Ok(Vec::new());
@@ -239,7 +239,7 @@ fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
 }
 
 pub async fn release(w: &Writer, ids: &[String]) -> Result<()> {
-    let mut conn = super::lock_writer(w).await?;
+    let mut conn = w.lock().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     let endpoints: Vec<String> = sqlx::query_scalar(
         "UPDATE deliveries SET lease_until = NULL WHERE id IN (SELECT value FROM json_each(?)) RETURNING endpoint_id",
@@ -248,7 +248,7 @@ pub async fn release(w: &Writer, ids: &[String]) -> Result<()> {
     .fetch_all(&mut *tx)
     .await?;
     for ep in endpoints.into_iter().collect::<HashSet<_>>() {
-        due_hints::refresh(&mut tx, &ep).await?;
+        due_hints::refresh::<Sqlite>(&mut tx, &ep).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -1,9 +1,15 @@
 //! Outcome batches riding in an ingest's commit (`store::sqlite::carpool`), on a real SQLite file.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::*;
+use sqlx::Sqlite;
+
+use super::SqliteStore;
 use crate::delivery::request::tests::job;
+use crate::handoff::IngestSide;
+use crate::store::sql::outcomes;
+use crate::store::*;
 
 const APP: &str = "app_1";
 
@@ -13,8 +19,9 @@ async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
     let mut store = SqliteStore::open(dir.path(), false, IngestSide::detached())
         .await
         .unwrap();
-    store.ride_min = 1;
-    store.ride_patience = Duration::from_secs(60);
+    let memory = store.memory.as_mut().unwrap();
+    memory.ride_min = 1;
+    memory.ride_patience = Duration::from_secs(60);
     let app = App {
         id: APP.into(),
         uid: None,
@@ -89,7 +96,7 @@ async fn seated(
         let store = store.clone();
         async move { store.record_outcomes(&outcomes).await }
     });
-    while !store.carpool.waiting() {
+    while !store.memory.as_ref().unwrap().carpool.waiting() {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     recording
@@ -120,10 +127,9 @@ async fn a_batch_below_the_riding_size_is_written_at_once() {
     let store = store(&dir).await;
     let first = ingest(&store, "evt_1").await;
     let second = ingest(&store, "evt_2").await;
-    let small = Arc::new(SqliteStore {
-        ride_min: 3,
-        ..Arc::into_inner(store).unwrap()
-    });
+    let mut small = Arc::into_inner(store).unwrap();
+    small.memory.as_mut().unwrap().ride_min = 3;
+    let small = Arc::new(small);
     let batch = [success("att_1", &first), success("att_2", &second)];
     let recorded = tokio::time::timeout(Duration::from_secs(5), small.record_outcomes(&batch))
         .await
@@ -138,7 +144,7 @@ async fn a_batch_that_fails_leaves_the_carrying_ingest_committed() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
     let first = ingest(&store, "evt_1").await;
-    outcomes::record(&store.write, &[success("att_1", &first)], None)
+    outcomes::record::<Sqlite>(&store.write, &[success("att_1", &first)], None)
         .await
         .unwrap();
     // The same attempt id again breaks the attempts' primary key.

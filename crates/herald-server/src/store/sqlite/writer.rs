@@ -16,7 +16,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
 use sqlx::{ConnectOptions, Executor};
 use tokio::sync::{Mutex, MutexGuard};
 
-use super::script::Script;
+use crate::store::sql::script::Script;
 use crate::store::Result;
 
 /// A one-query transaction up to this many characters of SQL keeps its prepared form: a
@@ -71,7 +71,7 @@ impl State {
 impl WriteConn<'_> {
     /// Runs `script`, built with [`Script::transaction`], as one transaction in one query;
     /// returns the rows its statements returned (`RETURNING`), in order.
-    pub async fn commit(&mut self, script: Script<'_>) -> Result<Vec<SqliteRow>> {
+    pub async fn commit(&mut self, script: Script<'_, sqlx::Sqlite>) -> Result<Vec<SqliteRow>> {
         debug_assert!(script.transaction && script.parts.len() <= 1);
         let fixed = script.fixed;
         let Some(mut q) = script.parts.into_iter().next() else {
@@ -159,7 +159,7 @@ mod tests {
             .unwrap()
     }
 
-    fn insert<'a>(script: &mut Script<'a>, n: i64) {
+    fn insert<'a>(script: &mut Script<'a, sqlx::Sqlite>, n: i64) {
         script
             .statement()
             .push("INSERT INTO t (n) VALUES (")

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::super::{rows, Db};
+use super::super::query::query;
+use super::super::rows::{self, Get};
+use super::super::Backend;
 use super::{DeliveryRow, IngestJob, Rows};
 use crate::domain::filter_matches;
 use crate::handoff::{Handover, IngestSide};
@@ -41,8 +43,8 @@ pub(super) fn plan_kept(
 }
 
 /// The group's rows and answers, reading what they need inside the transaction.
-pub(super) async fn plan_reading(
-    tx: &mut <Db as sqlx::Database>::Connection,
+pub(super) async fn plan_reading<D: Backend>(
+    tx: &mut D::Connection,
     group: &mut [IngestJob],
     active: Option<&ActiveEndpoints>,
     handoff: &IngestSide,
@@ -59,7 +61,7 @@ pub(super) async fn plan_reading(
             let found = match kept {
                 Some(Ok(list)) => list,
                 kept => {
-                    let list = Arc::new(active_endpoints(&mut *tx, &job.app_id).await?);
+                    let list = Arc::new(active_endpoints::<D>(&mut *tx, &job.app_id).await?);
                     if let (Some(a), Some(Err(Some(version)))) = (active, kept) {
                         a.put(&job.app_id, version, list.clone());
                     }
@@ -71,7 +73,7 @@ pub(super) async fn plan_reading(
         let active = &endpoints[&job.app_id];
         // Taken, not copied: a failed group is answered with its error, never written again.
         let items = std::mem::take(&mut job.items);
-        out.push(ingest_in(&mut *tx, &job.app_id, items, active, handoff, rows, jobs).await?);
+        out.push(ingest_in::<D>(&mut *tx, &job.app_id, items, active, handoff, rows, jobs).await?);
     }
     Ok(out)
 }
@@ -97,12 +99,12 @@ pub(super) fn kept_fan_out(
     Some(lists)
 }
 
-async fn active_endpoints(
-    conn: &mut <Db as sqlx::Database>::Connection,
+async fn active_endpoints<D: Backend>(
+    conn: &mut D::Connection,
     app_id: &str,
 ) -> Result<Vec<Arc<Endpoint>>> {
     let found =
-        sqlx::query("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
+        query::<D>("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
             .bind(app_id)
             .fetch_all(&mut *conn)
             .await?;
@@ -113,8 +115,8 @@ async fn active_endpoints(
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn ingest_in(
-    conn: &mut <Db as sqlx::Database>::Connection,
+async fn ingest_in<D: Backend>(
+    conn: &mut D::Connection,
     app_id: &str,
     items: Vec<NewEvent>,
     active: &[Arc<Endpoint>],
@@ -125,17 +127,17 @@ async fn ingest_in(
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         if let Some((key, hash)) = &item.idempotency {
-            if let Some(previous) = reserve_key(conn, app_id, key, hash, &item).await? {
+            if let Some(previous) = reserve_key::<D>(conn, app_id, key, hash, &item).await? {
                 out.push(previous);
                 continue;
             }
         }
-        let targets = match targets(conn, app_id, active, &item).await? {
+        let targets = match targets::<D>(conn, app_id, active, &item).await? {
             Ok(t) => t,
             Err(unknown) => {
                 if let Some((key, _)) = &item.idempotency {
                     // Give back the reservation: a failed request leaves no record.
-                    sqlx::query(
+                    query::<D>(
                         "DELETE FROM idempotency WHERE app_id = $1 AND key = $2 AND response = ''",
                     )
                     .bind(app_id)
@@ -151,7 +153,7 @@ async fn ingest_in(
         let created_at = item.created_at;
         let receipt = fan_out(app_id, item, targets, handoff, rows, jobs);
         if let Some((key, hash)) = &idempotency {
-            sqlx::query(
+            query::<D>(
                 "UPDATE idempotency SET request_hash = $1, response = $2, created_at = $3
                  WHERE app_id = $4 AND key = $5",
             )
@@ -253,8 +255,8 @@ fn fresh_job(
 
 /// Reserves an idempotency key; `Some` is the answer when the key was already used
 /// (a replay, or a conflict when the bytes differ).
-async fn reserve_key(
-    conn: &mut <Db as sqlx::Database>::Connection,
+async fn reserve_key<D: Backend>(
+    conn: &mut D::Connection,
     app_id: &str,
     key: &str,
     hash: &str,
@@ -262,7 +264,7 @@ async fn reserve_key(
 ) -> Result<Option<IngestResult>> {
     // Reserve the key first: the primary key makes a concurrent request on another node wait
     // for this transaction, then see its record.
-    let reserved: Option<i32> = sqlx::query_scalar(
+    let reserved = query::<D>(
         "INSERT INTO idempotency (app_id, key, request_hash, response, created_at)
          VALUES ($1, $2, $3, '', $4) ON CONFLICT (app_id, key) DO NOTHING RETURNING 1",
     )
@@ -275,13 +277,15 @@ async fn reserve_key(
     if reserved.is_some() {
         return Ok(None);
     }
-    let (seen_hash, response, created_at): (String, String, i64) = sqlx::query_as(
+    let seen = query::<D>(
         "SELECT request_hash, response, created_at FROM idempotency WHERE app_id = $1 AND key = $2",
     )
     .bind(app_id)
     .bind(key)
     .fetch_one(&mut *conn)
     .await?;
+    let (seen_hash, response, created_at): (String, String, i64) =
+        (seen.col(0)?, seen.col(1)?, seen.col(2)?);
     if created_at < item.idempotency_cutoff {
         return Ok(None); // expired: this request takes the key over
     }
@@ -297,8 +301,8 @@ async fn reserve_key(
 }
 
 /// The endpoints an event goes to, or the first unknown id of an explicit list.
-async fn targets<'a>(
-    conn: &mut <Db as sqlx::Database>::Connection,
+async fn targets<'a, D: Backend>(
+    conn: &mut D::Connection,
     app_id: &str,
     active: &'a [Arc<Endpoint>],
     item: &NewEvent,
@@ -318,12 +322,11 @@ async fn targets<'a>(
             None => {
                 // An endpoint of this app that is merely disabled is skipped, like fan-out
                 // skips it; unknown or foreign ids are an error.
-                let exists: Option<i64> =
-                    sqlx::query_scalar("SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2")
-                        .bind(id)
-                        .bind(app_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                let exists = query::<D>("SELECT 1 FROM endpoints WHERE id = $1 AND app_id = $2")
+                    .bind(id)
+                    .bind(app_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
                 if exists.is_none() {
                     return Ok(Err(id.clone()));
                 }
