@@ -75,6 +75,14 @@ impl ApiError {
         }
     }
 
+    /// 409 with its reason's code.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
     /// 403 with its reason's code (`insufficient_scope`, `read_only`).
     pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
         ApiError::Permission {

@@ -20,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod handoff;
 pub mod ids;
+pub mod recovery;
 pub mod schemas;
 pub mod startup;
 pub mod store;

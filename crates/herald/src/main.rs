@@ -34,6 +34,9 @@ enum Command {
     Send(cli::SendArgs),
     /// Verify one captured webhook offline: exit 0 and `valid`, or exit 1 and the reason.
     Verify(cli::verify::VerifyArgs),
+    /// Create an admin key directly in the store and print it, whether a server runs on the
+    /// store or not: the way back in when no admin key is left.
+    RecoveryKey(cli::recovery_key::RecoveryKeyArgs),
     /// Event types: create, list, get, update, delete.
     EventTypes {
         #[command(subcommand)]
@@ -112,6 +115,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).map_err(|e| format!("{e:#}")),
         Command::Verify(args) => cli::verify::run(&args).map(|()| println!("valid")),
+        Command::RecoveryKey(args) => {
+            client_runtime().and_then(|rt| rt.block_on(cli::recovery_key::run(args)))
+        }
         Command::Apps { command } => {
             client_runtime().and_then(|rt| rt.block_on(cli::apps(&cli.server, command)))
         }

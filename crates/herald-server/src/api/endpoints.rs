@@ -12,7 +12,9 @@ use super::AppState;
 use crate::domain::{reserved_header, valid_filter};
 use crate::error::ApiError;
 use crate::ids::{new_id, Kind};
-use crate::store::{App, Endpoint, EndpointStatus, Format, Scope, SignatureScheme, Targets};
+use crate::store::{
+    App, Endpoint, EndpointStatus, Format, Scope, SignatureScheme, Targets, MAX_VALID_SECRETS,
+};
 use crate::timefmt::{now_ms, parse_rfc3339_ms};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -199,8 +201,7 @@ async fn create_endpoint(
         metadata: input.metadata.unwrap_or_else(|| serde_json::json!({})),
         signature_scheme: scheme,
         secret,
-        prev_secret: None,
-        prev_secret_until: None,
+        previous_secrets: Vec::new(),
         first_failure_at: None,
         created_at: now,
         updated_at: now,
@@ -353,7 +354,8 @@ async fn get_secret(
 
 #[utoipa::path(post, path = "/v1/apps/{app}/endpoints/{ep}/secret/rotate", tag = "endpoints", request_body = RotateIn,
     params(("app" = String, Path, description = "application id or uid"), ("ep" = String, Path, description = "endpoint id")),
-    responses((status = 200, body = SecretOut)))]
+    responses((status = 200, body = SecretOut), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, description = "`too_many_rotations`: five secrets are valid already", body = crate::error::ErrorBody)))]
 async fn rotate_secret(
     State(state): State<AppState>,
     who: Principal,
@@ -368,8 +370,16 @@ async fn rotate_secret(
         "v1a endpoints rotate to a generated key; secret is not accepted",
     )?;
     let now = now_ms();
-    ep.prev_secret = Some(std::mem::replace(&mut ep.secret, new_secret));
-    ep.prev_secret_until = Some(now + state.config.secret_grace_period.as_millis() as i64);
+    let grace = state.config.secret_grace_period.as_millis() as i64;
+    if !ep.rotate_secret(new_secret, now, grace) {
+        return Err(ApiError::conflict(
+            "too_many_rotations",
+            format!(
+                "{MAX_VALID_SECRETS} secrets are valid at once (the current one and {} previous, each until its grace period ends): wait for the oldest to expire",
+                MAX_VALID_SECRETS - 1
+            ),
+        ));
+    }
     ep.updated_at = now;
     state.store.update_endpoint(&ep).await?;
     Ok(Json(secret_out(ep.secret.expose_secret())?))

@@ -63,21 +63,12 @@ fn source(job: &Job) -> String {
         .unwrap_or_else(|| format!("/herald/apps/{}", job.app_id))
 }
 
-/// The keys that sign now: the current one, and the previous one during its grace period.
+/// The keys that sign now: the current one, and each previous one in its grace period.
 pub fn signing_keys(job: &Job, now_ms: i64) -> Vec<SigningKey> {
-    let ep = &job.endpoint;
-    let mut keys = Vec::with_capacity(2);
-    if let Ok(k) = SigningKey::parse(ep.secret.expose_secret()) {
-        keys.push(k);
-    }
-    if let (Some(prev), Some(until)) = (&ep.prev_secret, ep.prev_secret_until) {
-        if until > now_ms {
-            if let Ok(k) = SigningKey::parse(prev.expose_secret()) {
-                keys.push(k);
-            }
-        }
-    }
-    keys
+    job.endpoint
+        .signing_secrets(now_ms)
+        .filter_map(|s| SigningKey::parse(s.expose_secret()).ok())
+        .collect()
 }
 
 /// Body and headers for attempt number `attempt`, signed at `now_ms`.
@@ -123,7 +114,7 @@ pub fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prepared {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::store::{Endpoint, EndpointStatus, SignatureScheme};
+    use crate::store::{Endpoint, EndpointStatus, PreviousSecret, SignatureScheme};
 
     pub fn job(format: Format, payload: &[u8]) -> Job {
         Job {
@@ -153,8 +144,10 @@ pub(crate) mod tests {
                 metadata: serde_json::json!({}),
                 signature_scheme: SignatureScheme::V1,
                 secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
-                prev_secret: Some("whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY".into()),
-                prev_secret_until: Some(2_000_000_000_000),
+                previous_secrets: vec![PreviousSecret {
+                    secret: "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY".into(),
+                    until: 2_000_000_000_000,
+                }],
                 first_failure_at: None,
                 created_at: 0,
                 updated_at: 0,
@@ -201,7 +194,7 @@ pub(crate) mod tests {
         };
         let sig = get("webhook-signature");
         assert_eq!(sig.split(' ').count(), 2, "{sig}");
-        for secret in [&j.endpoint.secret, j.endpoint.prev_secret.as_ref().unwrap()] {
+        for secret in [&j.endpoint.secret, &j.endpoint.previous_secrets[0].secret] {
             let v = herald_signature::Verifier::new(&[secret.expose_secret()]).unwrap();
             v.verify_at(
                 "evt_1",

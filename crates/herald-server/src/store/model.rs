@@ -83,11 +83,53 @@ pub struct Endpoint {
     pub signature_scheme: SignatureScheme,
     /// `whsec_…` (or the ed25519 private key): never printed by `Debug`.
     pub secret: SecretString,
-    pub prev_secret: Option<SecretString>,
-    pub prev_secret_until: Option<i64>,
+    /// Secrets replaced by rotations, each still signing until its `until` (oldest first).
+    pub previous_secrets: Vec<PreviousSecret>,
     pub first_failure_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// A secret replaced by a rotation, valid until `until` (ms): receivers still on it keep
+/// verifying deliveries during the grace period (`security.md`, "Secret rotation").
+#[derive(Debug, Clone)]
+pub struct PreviousSecret {
+    pub secret: SecretString,
+    pub until: i64,
+}
+
+/// Secrets valid at once, at most: the current one and this many minus one previous.
+pub const MAX_VALID_SECRETS: usize = 5;
+
+impl Endpoint {
+    /// The secrets that sign at `now_ms`: the current one first, then each previous one
+    /// still in its grace period.
+    pub fn signing_secrets(&self, now_ms: i64) -> impl Iterator<Item = &SecretString> {
+        std::iter::once(&self.secret).chain(
+            self.previous_secrets
+                .iter()
+                .filter(move |p| p.until > now_ms)
+                .map(|p| &p.secret),
+        )
+    }
+
+    /// Replaces the secret with `new`; the old one stays valid for `grace_ms`. Refused
+    /// (`false`, nothing changed) when that would make more than [`MAX_VALID_SECRETS`]
+    /// valid at once.
+    pub fn rotate_secret(&mut self, new: SecretString, now_ms: i64, grace_ms: i64) -> bool {
+        self.previous_secrets.retain(|p| p.until > now_ms);
+        if grace_ms > 0 && self.previous_secrets.len() + 2 > MAX_VALID_SECRETS {
+            return false;
+        }
+        let old = std::mem::replace(&mut self.secret, new);
+        if grace_ms > 0 {
+            self.previous_secrets.push(PreviousSecret {
+                secret: old,
+                until: now_ms + grace_ms,
+            });
+        }
+        true
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -9,6 +9,7 @@ pub mod events;
 pub mod keys;
 pub mod listen;
 pub mod output;
+pub mod recovery_key;
 pub mod verify;
 
 use futures_util::StreamExt;

@@ -329,3 +329,89 @@ async fn endpoint_credentials_are_shown_to_admin_keys_only() {
         assert_error(s, &v, 403, "permission");
     }
 }
+
+/// `herald recovery-key` with `args`: the key it printed.
+fn recovery_key(args: &[String]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+        .arg("recovery-key")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(key.starts_with("hrd_"), "{key}");
+    key
+}
+
+on_backends!(both: a_recovery_key_opens_a_running_server);
+async fn a_recovery_key_opens_a_running_server() {
+    let h = Herald::start(&[]).await;
+    let key = recovery_key(&h.store_args());
+    // The server reads keys it does not know from the store: accepted at once (the contract
+    // allows 5 s).
+    let (s, keys) = h.call(Method::GET, "/v1/keys", Some(&key), None).await;
+    assert_eq!(s, 200, "{keys}");
+    let names: Vec<&str> = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"recovery admin"), "{names:?}");
+    // An admin key: it may create keys, and revoke the bootstrap key it is no longer the
+    // last of.
+    let (s, created) = h
+        .call(
+            Method::POST,
+            "/v1/keys",
+            Some(&key),
+            Some(json!({"name": "again", "scope": "admin"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let bootstrap = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["name"] == "bootstrap admin")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, b) = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/keys/{bootstrap}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(s, 204, "{b}");
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, 401, "the revoked bootstrap key is refused");
+}
+
+/// With no server running: on its store, and on a data directory that holds no store yet
+/// (created with the key; a server started on it then takes no bootstrap key).
+#[tokio::test]
+async fn a_recovery_key_works_with_no_server_running() {
+    let mut h = Herald::start_process(&[]).await;
+    h.terminate().await;
+    let key = recovery_key(&h.store_args());
+    h.spawn().await;
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(&key), None).await;
+    assert_eq!(s, 200);
+    h.terminate().await;
+
+    std::fs::remove_dir_all(h.dir.join("data")).unwrap();
+    let key = recovery_key(&h.store_args());
+    h.spawn().await;
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(&key), None).await;
+    assert_eq!(s, 200);
+    let (s, _) = h.call(Method::GET, "/v1/apps", Some(ADMIN_KEY), None).await;
+    assert_eq!(s, 401, "HERALD_ADMIN_KEY is ignored: the store held a key");
+}

@@ -87,6 +87,52 @@ async fn rotation_signs_with_both_secrets_during_grace() {
     assert!(verify_independently(chosen, r) && verify_independently(&old, r));
 }
 
+on_backends!(both: rotations_in_a_row_keep_every_replaced_secret_until_its_grace_ends);
+async fn rotations_in_a_row_keep_every_replaced_secret_until_its_grace_ends() {
+    let h = Herald::start(&[("HERALD_SECRET_GRACE_PERIOD", "3s")]).await;
+    let rx = Receiver::start().await;
+    let app = h.app().await;
+    let id = h.endpoint(&app, &rx.url("/many"), json!({})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rotate = format!("/v1/apps/{app}/endpoints/{id}/secret/rotate");
+    let mut secrets = vec![h.secret(&app, &id).await];
+    for _ in 0..4 {
+        let (s, r) = h.post(&rotate, json!({})).await;
+        assert_eq!(s, 200, "{r}");
+        secrets.push(r["secret"].as_str().unwrap().to_string());
+    }
+    // A sixth valid secret is refused, and changes nothing.
+    let (s, r) = h.post(&rotate, json!({})).await;
+    assert_error(s, &r, 409, "conflict");
+    assert_eq!(r["error"]["code"], "too_many_rotations", "{r}");
+    assert_eq!(&h.secret(&app, &id).await, secrets.last().unwrap());
+
+    h.send(&app, "a.b", json!({})).await;
+    let got = &rx.wait("/many", 1, Duration::from_secs(10)).await[0];
+    assert_eq!(got.header("webhook-signature").split(' ').count(), 5);
+    for secret in &secrets {
+        assert!(
+            verify_independently(secret, got),
+            "{secret} does not verify"
+        );
+    }
+
+    // Once their grace periods end, the replaced secrets stop signing and rotation is
+    // allowed again.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (s, r) = h.post(&rotate, json!({})).await;
+    assert_eq!(s, 200, "{r}");
+    let newest = r["secret"].as_str().unwrap().to_string();
+    h.send(&app, "a.b", json!({})).await;
+    let got = &rx.wait("/many", 2, Duration::from_secs(10)).await[1];
+    assert_eq!(got.header("webhook-signature").split(' ').count(), 2);
+    assert!(verify_independently(&newest, got));
+    assert!(verify_independently(secrets.last().unwrap(), got));
+    assert!(!verify_independently(&secrets[0], got));
+}
+
 on_backends!(both: rotation_without_grace_uses_only_the_new_secret);
 async fn rotation_without_grace_uses_only_the_new_secret() {
     let h = Herald::start(&[("HERALD_SECRET_GRACE_PERIOD", "0s")]).await;

@@ -244,6 +244,15 @@ impl Herald {
         self.dir.join("data")
     }
 
+    /// `--data-dir …` or `--database-url …`: this server's store, for commands that open it
+    /// directly (`herald recovery-key`).
+    pub fn store_args(&self) -> Vec<String> {
+        match &self.db {
+            Some(db) => vec!["--database-url".into(), db.url.clone()],
+            None => vec!["--data-dir".into(), self.data_dir().display().to_string()],
+        }
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.data_dir().join("herald.db")
     }

@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 const COLUMNS: &str =
     "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
-    max_in_flight, headers, format, ordered, metadata, signature_scheme, secret, prev_secret,
-    prev_secret_until, first_failure_at, created_at, updated_at";
+    max_in_flight, headers, format, ordered, metadata, signature_scheme, secret,
+    previous_secrets, first_failure_at, created_at, updated_at";
 
 fn event_types_json(ep: &Endpoint) -> Option<String> {
     ep.event_types
@@ -22,7 +22,7 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
 
 pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     query::<D>(&format!(
-        "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)"
+        "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
     ))
     .bind(&ep.id)
     .bind(&ep.app_id)
@@ -39,8 +39,7 @@ pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.metadata.to_string())
     .bind(ep.signature_scheme.as_str())
     .bind(ep.secret.expose_secret())
-    .bind(ep.prev_secret.as_ref().map(|s| s.expose_secret()))
-    .bind(ep.prev_secret_until)
+    .bind(super::rows::previous_secrets_json(&ep.previous_secrets))
     .bind(ep.first_failure_at)
     .bind(ep.created_at)
     .bind(ep.updated_at)
@@ -97,8 +96,8 @@ pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     let n = query::<D>(
         "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
             rate_limit = $6, max_in_flight = $7, headers = $8, format = $9, ordered = $10, metadata = $11,
-            secret = $12, prev_secret = $13, prev_secret_until = $14, first_failure_at = $15, updated_at = $16
-         WHERE id = $17 AND app_id = $18",
+            secret = $12, previous_secrets = $13, first_failure_at = $14, updated_at = $15
+         WHERE id = $16 AND app_id = $17",
     )
     .bind(&ep.url)
     .bind(&ep.description)
@@ -112,8 +111,7 @@ pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.ordered)
     .bind(ep.metadata.to_string())
     .bind(ep.secret.expose_secret())
-    .bind(ep.prev_secret.as_ref().map(|s| s.expose_secret()))
-    .bind(ep.prev_secret_until)
+    .bind(super::rows::previous_secrets_json(&ep.previous_secrets))
     .bind(ep.first_failure_at)
     .bind(ep.updated_at)
     .bind(&ep.id)

@@ -11,7 +11,7 @@ mod endpoints;
 mod event_types;
 mod events;
 pub(crate) mod ingest;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod outcomes;
 pub(crate) mod query;
 pub(crate) mod rows;

@@ -103,10 +103,9 @@ pub fn endpoint(r: &impl Get, prefix: &str) -> Result<(i64, Endpoint)> {
             signature_scheme: SignatureScheme::parse(&scheme)
                 .ok_or_else(|| StoreError::Corrupt(scheme))?,
             secret: secrecy::SecretString::from(r.col::<String, _>(c("secret").as_str())?),
-            prev_secret: r
-                .col::<Option<String>, _>(c("prev_secret").as_str())?
-                .map(secrecy::SecretString::from),
-            prev_secret_until: r.col(c("prev_secret_until").as_str())?,
+            previous_secrets: previous_secrets(
+                &r.col::<String, _>(c("previous_secrets").as_str())?,
+            )?,
             first_failure_at: r.col(c("first_failure_at").as_str())?,
             created_at: r.col(c("created_at").as_str())?,
             updated_at: r.col(c("updated_at").as_str())?,
@@ -168,6 +167,34 @@ pub fn attempt(r: &impl Get) -> Result<(i64, Attempt)> {
             error_message: r.col("error_message")?,
         },
     ))
+}
+
+/// The stored form of an endpoint's previous secrets: `[{"secret": …, "until": ms}, …]`.
+pub fn previous_secrets_json(list: &[PreviousSecret]) -> String {
+    use secrecy::ExposeSecret;
+    serde_json::Value::Array(
+        list.iter()
+            .map(|p| serde_json::json!({"secret": p.secret.expose_secret(), "until": p.until}))
+            .collect(),
+    )
+    .to_string()
+}
+
+fn previous_secrets(text: &str) -> Result<Vec<PreviousSecret>> {
+    #[derive(serde::Deserialize)]
+    struct Stored {
+        secret: String,
+        until: i64,
+    }
+    let stored: Vec<Stored> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("previous_secrets: {e}")))?;
+    Ok(stored
+        .into_iter()
+        .map(|s| PreviousSecret {
+            secret: s.secret.into(),
+            until: s.until,
+        })
+        .collect())
 }
 
 /// Collects mapped rows, failing on the first bad one.

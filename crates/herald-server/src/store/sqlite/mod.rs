@@ -31,7 +31,7 @@ use sqlx::Sqlite;
 
 use super::sql::store::Memory;
 use super::sql::SqlStore;
-use super::{Result, StoreError};
+use super::{ApiKey, Result, Store, StoreError};
 use crate::handoff::IngestSide;
 use writer::Writer;
 
@@ -118,6 +118,24 @@ impl SqlStore<Sqlite> {
             Some(held),
         ))
     }
+}
+
+/// Writes an API key into the store in `dir`, whether or not a server holds that store
+/// (`herald recovery-key`): through a connection of its own, as a second SQLite writer (each
+/// waits for the other's transaction, up to the busy timeout). A store that does not exist
+/// yet is created first.
+pub async fn insert_key_beside_server(dir: &Path, key: &ApiKey) -> Result<()> {
+    let path = dir.join("herald.db");
+    if !path.exists() {
+        let store = SqliteStore::open(dir, true, IngestSide::detached()).await?;
+        return store.insert_key(key).await;
+    }
+    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(10))
+        .foreign_keys(false);
+    let writer = Writer::connect(&opts).await?;
+    crate::store::sql::keys::insert::<Sqlite>(&writer, key).await
 }
 
 #[cfg(test)]

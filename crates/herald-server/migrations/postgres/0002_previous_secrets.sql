@@ -1,0 +1,7 @@
+-- Every secret a rotation replaces stays valid for its own grace period (security.md): the
+-- one previous secret becomes a list of {secret, until}.
+ALTER TABLE endpoints ADD COLUMN previous_secrets TEXT NOT NULL DEFAULT '[]';
+UPDATE endpoints
+   SET previous_secrets = json_build_array(json_build_object('secret', prev_secret, 'until', prev_secret_until))::text
+ WHERE prev_secret IS NOT NULL AND prev_secret_until IS NOT NULL;
+ALTER TABLE endpoints DROP COLUMN prev_secret, DROP COLUMN prev_secret_until;
