@@ -21,6 +21,7 @@ pub mod error;
 pub mod handoff;
 pub mod ids;
 pub mod recovery;
+pub mod rekey;
 pub mod schemas;
 pub mod startup;
 pub mod store;
@@ -110,21 +111,30 @@ pub async fn open_store(cfg: &Config, handoff: IngestSide) -> Result<Arc<dyn Sto
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ServeError::DatabaseUrl);
         }
-        let store = store::postgres::PgStore::open(url, cfg.database_max_connections, handoff)
-            .await
-            .map_err(|source| ServeError::Store {
-                backend: "PostgreSQL".into(),
-                source,
-            })?;
+        let store = store::postgres::PgStore::open(
+            url,
+            cfg.database_max_connections,
+            cfg.encryption_key.as_ref(),
+            handoff,
+        )
+        .await
+        .map_err(|source| ServeError::Store {
+            backend: "PostgreSQL".into(),
+            source,
+        })?;
         return Ok(Arc::new(store));
     }
-    let store =
-        store::sqlite::SqliteStore::open(&cfg.data_dir, cfg.sqlite_synchronous_full, handoff)
-            .await
-            .map_err(|source| ServeError::Store {
-                backend: format!("SQLite ({})", cfg.data_dir.display()),
-                source,
-            })?;
+    let store = store::sqlite::SqliteStore::open(
+        &cfg.data_dir,
+        cfg.sqlite_synchronous_full,
+        cfg.encryption_key.as_ref(),
+        handoff,
+    )
+    .await
+    .map_err(|source| ServeError::Store {
+        backend: format!("SQLite ({})", cfg.data_dir.display()),
+        source,
+    })?;
     Ok(Arc::new(store))
 }
 

@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use crate::handoff::IngestSide;
-use crate::store::{ApiKey, Scope, Store, StoreError};
+use crate::store::{ApiKey, Scope, StoreError};
 use crate::{api, ids, store, timefmt};
 
 /// Where the store is.
+#[derive(Clone, Copy)]
 pub enum StoreAt<'a> {
     /// The SQLite store in this data directory.
     Sqlite(&'a Path),
@@ -38,9 +38,7 @@ pub async fn create_recovery_key(at: StoreAt<'_>) -> Result<String, StoreError> 
                     "database_url must start with postgres:// or postgresql://".into(),
                 ));
             }
-            // Like one more node: the migrations are applied if the database is new.
-            let store = store::postgres::PgStore::open(url, 1, IngestSide::detached()).await?;
-            store.insert_key(&key).await?;
+            store::postgres::insert_key_beside_server(url, &key).await?;
         }
     }
     Ok(secret)

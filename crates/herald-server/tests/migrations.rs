@@ -108,7 +108,7 @@ async fn a_previous_secret_of_the_first_schema_still_signs_sqlite() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let store = SqliteStore::open(dir.path(), false, IngestSide::detached())
+    let store = SqliteStore::open(dir.path(), false, None, IngestSide::detached())
         .await
         .unwrap();
     previous_secrets_kept(&store).await;
@@ -124,11 +124,130 @@ async fn a_previous_secret_of_the_first_schema_still_signs_postgres() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let store = PgStore::open(&url, 2, IngestSide::detached())
+    let store = PgStore::open(&url, 2, None, IngestSide::detached())
         .await
         .unwrap();
     previous_secrets_kept(&store).await;
     drop(store);
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// Endpoints as the release before encryption at rest stored them (schema 0002): secrets
+/// in clear, one endpoint deleted since (its bytes may linger in a free slot).
+const CLEAR_SECRETS_ENDPOINTS: &str = "INSERT INTO endpoints (id, app_id, url, status,
+    max_in_flight, format, signature_scheme, secret, previous_secrets, created_at, updated_at)
+    VALUES
+    ('ep_1', 'app_1', 'http://127.0.0.1/', 'active', 16, 'standard_webhooks', 'v1',
+     'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw',
+     '[{\"secret\":\"whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY\",\"until\":4000000000000}]', 0, 0),
+    ('ep_2', 'app_1', 'http://127.0.0.1/', 'active', 16, 'standard_webhooks', 'v1a',
+     'whsk_ZWQyNTUxOXNlY3JldGtleWJ5dGVzMDEyMzQ1Njc4OWFi', '[]', 0, 0),
+    ('ep_3', 'app_1', 'http://127.0.0.1/', 'active', 16, 'standard_webhooks', 'v1',
+     'whsec_RGVsZXRlZEVuZHBvaW50U2VjcmV0MDEyMzQ1', '[]', 0, 0)";
+
+/// Every secret of [`CLEAR_SECRETS_ENDPOINTS`] (the key material, without its prefix).
+const CLEAR_SECRETS: [&str; 4] = [
+    "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY",
+    "ZWQyNTUxOXNlY3JldGtleWJ5dGVzMDEyMzQ1Njc4OWFi",
+    "RGVsZXRlZEVuZHBvaW50U2VjcmV0MDEyMzQ1",
+];
+
+/// What the first start of this release must keep of [`CLEAR_SECRETS_ENDPOINTS`].
+async fn clear_secrets_kept(store: &dyn Store) {
+    let ep = store.endpoint("app_1", "ep_1").await.unwrap().unwrap();
+    let signing: Vec<&str> = ep
+        .signing_secrets(1_000)
+        .map(|s| s.expose_secret())
+        .collect();
+    assert_eq!(
+        signing,
+        [
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldY"
+        ]
+    );
+    let ep = store.endpoint("app_1", "ep_2").await.unwrap().unwrap();
+    assert_eq!(
+        ep.secret.expose_secret(),
+        "whsk_ZWQyNTUxOXNlY3JldGtleWJ5dGVzMDEyMzQ1Njc4OWFi"
+    );
+}
+
+/// 0003 and the first start: the secrets of a store made by the release before are sealed,
+/// nothing is lost, and no byte of the files holds them any more.
+#[tokio::test]
+async fn secrets_stored_in_clear_are_sealed_at_the_first_start_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = sqlite_schema_up_to(dir.path(), 2).await;
+    sqlx::query(CLEAR_SECRETS_ENDPOINTS)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM endpoints WHERE id = 'ep_3'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let files_hold = |secret: &str| {
+        std::fs::read_dir(dir.path()).unwrap().flatten().any(|e| {
+            e.file_name() != "encryption.key"
+                && String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).contains(secret)
+        })
+    };
+    assert!(
+        files_hold(CLEAR_SECRETS[0]),
+        "the old release's file holds them"
+    );
+
+    let store = SqliteStore::open(dir.path(), false, None, IngestSide::detached())
+        .await
+        .unwrap();
+    clear_secrets_kept(&store).await;
+    for secret in CLEAR_SECRETS {
+        assert!(!files_hold(secret), "{secret} is still in a file");
+    }
+    drop(store);
+    // Opened again (the key file's key): the same secrets.
+    let store = SqliteStore::open(dir.path(), false, None, IngestSide::detached())
+        .await
+        .unwrap();
+    clear_secrets_kept(&store).await;
+}
+
+#[tokio::test]
+#[ignore = "PostgreSQL: run with --ignored (HERALD_TEST_PG_URL, default 127.0.0.1:5432)"]
+async fn secrets_stored_in_clear_are_sealed_at_the_first_start_postgres() {
+    let (url, name, mut admin) = postgres_schema_up_to(2).await;
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(CLEAR_SECRETS_ENDPOINTS)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let key = secrecy::SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+    let store = PgStore::open(&url, 2, Some(&key), IngestSide::detached())
+        .await
+        .unwrap();
+    clear_secrets_kept(&store).await;
+    let stored: Vec<(String, String)> =
+        sqlx::query_as("SELECT secret, previous_secrets FROM endpoints")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    for (secret, previous) in stored {
+        assert!(secret.starts_with("enc:v1:") && previous.starts_with("enc:v1:"));
+    }
+    drop(store);
+    // Another key is refused.
+    let other = secrecy::SecretString::from("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=");
+    let refused = PgStore::open(&url, 2, Some(&other), IngestSide::detached()).await;
+    assert!(
+        matches!(refused, Err(herald_server::store::StoreError::Unavailable(m)) if m.contains("every node"))
+    );
+    conn.close().await.unwrap();
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&mut admin)
         .await

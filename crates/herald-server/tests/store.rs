@@ -47,7 +47,7 @@ impl Drop for PgDatabase {
 
 async fn sqlite() -> Opened {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path(), false, IngestSide::detached())
+    let store = SqliteStore::open(dir.path(), false, None, IngestSide::detached())
         .await
         .unwrap();
     Opened {
@@ -75,7 +75,7 @@ async fn postgres() -> Opened {
         base: base.clone(),
         name: name.clone(),
     };
-    let store = PgStore::open(&format!("{base}/{name}"), 4, IngestSide::detached())
+    let store = PgStore::open(&format!("{base}/{name}"), 4, None, IngestSide::detached())
         .await
         .unwrap();
     Opened {

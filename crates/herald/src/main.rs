@@ -37,6 +37,8 @@ enum Command {
     /// Create an admin key directly in the store and print it, whether a server runs on the
     /// store or not: the way back in when no admin key is left.
     RecoveryKey(cli::recovery_key::RecoveryKeyArgs),
+    /// Re-encrypt every stored secret under a new data key, on a stopped store.
+    RotateEncryptionKey(cli::rotate_encryption_key::RotateEncryptionKeyArgs),
     /// Event types: create, list, get, update, delete.
     EventTypes {
         #[command(subcommand)]
@@ -117,6 +119,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => cli::verify::run(&args).map(|()| println!("valid")),
         Command::RecoveryKey(args) => {
             client_runtime().and_then(|rt| rt.block_on(cli::recovery_key::run(args)))
+        }
+        Command::RotateEncryptionKey(args) => {
+            client_runtime().and_then(|rt| rt.block_on(cli::rotate_encryption_key::run(args)))
         }
         Command::Apps { command } => {
             client_runtime().and_then(|rt| rt.block_on(cli::apps(&cli.server, command)))

@@ -34,8 +34,8 @@ pub enum ConfigError {
     },
 }
 
-/// The settings of one `herald serve` process. Secrets (`admin_key`, `database_url`, which
-/// may hold a password) are [`SecretString`]s: `Debug` prints them redacted.
+/// The settings of one `herald serve` process. Secrets (`admin_key`, `encryption_key`,
+/// `database_url`, which may hold a password) are [`SecretString`]s: `Debug` prints them redacted.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -47,6 +47,9 @@ pub struct Config {
     pub database_url: Option<SecretString>,
     #[serde(default, deserialize_with = "parse::admin_key")]
     pub admin_key: Option<SecretString>,
+    /// The data key stored secrets are encrypted under (`security.md`).
+    #[serde(default, deserialize_with = "parse::encryption_key")]
+    pub encryption_key: Option<SecretString>,
     #[serde(default, deserialize_with = "parse::boolean")]
     pub allow_private_targets: bool,
     #[serde(default, deserialize_with = "parse::cidrs")]

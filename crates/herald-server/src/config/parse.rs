@@ -163,6 +163,14 @@ pub fn admin_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>
     })
 }
 
+pub fn encryption_key<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SecretString>, D::Error> {
+    with(d, |r| {
+        let t = r.text();
+        crate::store::data_key::DataKey::from_base64(&t).map_err(|e| e.to_string())?;
+        Ok(Some(SecretString::from(t)))
+    })
+}
+
 pub fn public_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     with(d, |r| {
         let t = r.text();

@@ -139,10 +139,41 @@ fn unknown_variables_are_listed_but_client_ones_are_not() {
 #[test]
 fn every_key_of_the_contract_is_declared_once() {
     let k = keys();
-    for key in ["listen", "retry_schedule", "public_url", "max_concurrency"] {
+    for key in [
+        "listen",
+        "retry_schedule",
+        "public_url",
+        "max_concurrency",
+        "encryption_key",
+    ] {
         assert_eq!(k.iter().filter(|x| **x == key).count(), 1, "{key}");
     }
-    assert_eq!(k.len(), 22);
+    assert_eq!(k.len(), 23);
+}
+
+#[test]
+fn an_encryption_key_must_be_32_bytes_and_is_never_echoed() {
+    let good = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let c = Config::load(
+        None,
+        env(&[("HERALD_ENCRYPTION_KEY", good)]),
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        secrecy::ExposeSecret::expose_secret(c.encryption_key.as_ref().unwrap()),
+        good
+    );
+    assert!(!format!("{c:?}").contains(good));
+    let short = "U0VDUkVUVkFMVUVfc2hvcnQ=";
+    let e = Config::load(
+        None,
+        env(&[("HERALD_ENCRYPTION_KEY", short)]),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("encryption_key") && !e.contains(short), "{e}");
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //!
 //! Models here are what the store returns; `api::wire` turns them into the API's shapes.
 
+pub mod data_key;
 mod failure_streak;
 mod model;
 pub mod postgres;

@@ -10,6 +10,7 @@ pub mod keys;
 pub mod listen;
 pub mod output;
 pub mod recovery_key;
+pub mod rotate_encryption_key;
 pub mod verify;
 
 use futures_util::StreamExt;

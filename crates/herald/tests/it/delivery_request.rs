@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::*;
 
-fn verify_independently(secret: &str, r: &Received) -> bool {
+pub(crate) fn verify_independently(secret: &str, r: &Received) -> bool {
     standardwebhooks::Webhook::new(secret)
         .unwrap()
         .verify(&r.body, &r.headers)

@@ -17,3 +17,4 @@ mod delivery_outcomes;
 mod delivery_request;
 mod ops;
 mod sdk;
+mod secrets_at_rest;

@@ -244,6 +244,12 @@ impl Herald {
         self.dir.join("data")
     }
 
+    /// Sets (or, with `""`, unsets) an environment variable for the next `spawn`.
+    pub fn set_env(&mut self, name: &str, value: &str) {
+        self.env.retain(|(n, _)| n != name);
+        self.env.push((name.to_string(), value.to_string()));
+    }
+
     /// `--data-dir …` or `--database-url …`: this server's store, for commands that open it
     /// directly (`herald recovery-key`).
     pub fn store_args(&self) -> Vec<String> {

@@ -35,7 +35,7 @@ fn job_to(url: String) -> Job {
 }
 
 async fn store_in(dir: &tempfile::TempDir) -> crate::store::sqlite::SqliteStore {
-    crate::store::sqlite::SqliteStore::open(dir.path(), false, IngestSide::detached())
+    crate::store::sqlite::SqliteStore::open(dir.path(), false, None, IngestSide::detached())
         .await
         .unwrap()
 }

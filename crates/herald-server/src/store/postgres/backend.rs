@@ -8,14 +8,11 @@ use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{PgPool, Postgres};
 use tokio::sync::Notify;
 
-use super::queue;
+use super::{queue, HEARTBEAT_WINDOW_MS};
 use crate::store::sql::query::sqlx_calls;
 use crate::store::sql::script::Script;
 use crate::store::sql::{Backend, SqlStore};
 use crate::store::{Claim, Job, Result};
-
-/// A node counts as alive when it beat within this window.
-const HEARTBEAT_WINDOW_MS: i64 = 15_000;
 
 impl Backend for Postgres {
     /// A prepared statement holds one statement (see `sql/script.rs`).
@@ -83,7 +80,7 @@ impl Backend for Postgres {
     }
 
     async fn claim(store: &SqlStore<Self>, claim: &Claim<'_>) -> Result<Vec<Job>> {
-        queue::claim(&store.read, claim).await
+        queue::claim(&store.read, &store.key, claim).await
     }
 
     async fn release(w: &PgPool, ids: &[String]) -> Result<()> {

@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use sqlx::{PgConnection, PgPool, Postgres, Row};
 
+use crate::store::data_key::DataKey;
 use crate::store::sql::due_hints::{self, DUE_EXPR};
 use crate::store::sql::rows;
 use crate::store::sql::script::Script;
@@ -79,7 +80,7 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     Ok(n)
 }
 
-pub async fn claim(pool: &PgPool, claim: &Claim<'_>) -> Result<Vec<Job>> {
+pub async fn claim(pool: &PgPool, key: &DataKey, claim: &Claim<'_>) -> Result<Vec<Job>> {
     let &Claim {
         now,
         due_by,
@@ -174,7 +175,7 @@ pub async fn claim(pool: &PgPool, claim: &Claim<'_>) -> Result<Vec<Job>> {
         .fetch_all(&mut *tx)
         .await?;
     let endpoints: HashMap<String, std::sync::Arc<Endpoint>> =
-        rows::all(ep_rows, |r| rows::endpoint(r, ""))?
+        rows::all(ep_rows, |r| rows::endpoint(r, "", key))?
             .into_iter()
             .map(|(_, e)| (e.id.clone(), std::sync::Arc::new(e)))
             .collect();

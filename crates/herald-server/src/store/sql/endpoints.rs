@@ -6,8 +6,8 @@ use sqlx::{Pool, Transaction};
 use super::query::{query, Sql};
 use super::rows::Get;
 use super::{finish_page, push_page, rows, Backend};
+use crate::store::data_key::DataKey;
 use crate::store::*;
-use secrecy::ExposeSecret;
 
 const COLUMNS: &str =
     "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
@@ -20,7 +20,7 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
         .map(|t| serde_json::to_string(t).unwrap_or_else(|_| "[]".into()))
 }
 
-pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
+pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> Result<()> {
     query::<D>(&format!(
         "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
     ))
@@ -38,8 +38,8 @@ pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.ordered)
     .bind(ep.metadata.to_string())
     .bind(ep.signature_scheme.as_str())
-    .bind(ep.secret.expose_secret())
-    .bind(super::rows::previous_secrets_json(&ep.previous_secrets))
+    .bind(key.seal_secret(&ep.secret))
+    .bind(key.seal(&super::rows::previous_secrets_json(&ep.previous_secrets)))
     .bind(ep.first_failure_at)
     .bind(ep.created_at)
     .bind(ep.updated_at)
@@ -48,18 +48,24 @@ pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-pub async fn get<D: Backend>(pool: &Pool<D>, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
+pub async fn get<D: Backend>(
+    pool: &Pool<D>,
+    key: &DataKey,
+    app_id: &str,
+    id: &str,
+) -> Result<Option<Endpoint>> {
     let row = query::<D>("SELECT * FROM endpoints WHERE id = $1 AND app_id = $2")
         .bind(id)
         .bind(app_id)
         .fetch_optional(pool)
         .await?;
-    row.map(|r| rows::endpoint(&r, "").map(|(_, e)| e))
+    row.map(|r| rows::endpoint(&r, "", key).map(|(_, e)| e))
         .transpose()
 }
 
 pub async fn list<D: Backend>(
     pool: &Pool<D>,
+    key: &DataKey,
     app_id: &str,
     page: PageReq,
 ) -> Result<Page<Endpoint>> {
@@ -68,24 +74,28 @@ pub async fn list<D: Backend>(
     push_page(&mut qb, &page);
     let r = qb.build().fetch_all(pool).await?;
     Ok(finish_page(
-        rows::all(r, |r| rows::endpoint(r, ""))?,
+        rows::all(r, |r| rows::endpoint(r, "", key))?,
         page.limit,
     ))
 }
 
-pub async fn active<D: Backend>(pool: &Pool<D>, app_id: &str) -> Result<Vec<Endpoint>> {
+pub async fn active<D: Backend>(
+    pool: &Pool<D>,
+    key: &DataKey,
+    app_id: &str,
+) -> Result<Vec<Endpoint>> {
     let r =
         query::<D>("SELECT * FROM endpoints WHERE app_id = $1 AND status = 'active' ORDER BY seq")
             .bind(app_id)
             .fetch_all(pool)
             .await?;
-    Ok(rows::all(r, |r| rows::endpoint(r, ""))?
+    Ok(rows::all(r, |r| rows::endpoint(r, "", key))?
         .into_iter()
         .map(|(_, e)| e)
         .collect())
 }
 
-pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
+pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> Result<()> {
     let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     // Delivery rows before the endpoint row, the order the recorder and the reaper lock them
@@ -110,8 +120,8 @@ pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint) -> Result<()> {
     .bind(ep.format.as_str())
     .bind(ep.ordered)
     .bind(ep.metadata.to_string())
-    .bind(ep.secret.expose_secret())
-    .bind(super::rows::previous_secrets_json(&ep.previous_secrets))
+    .bind(key.seal_secret(&ep.secret))
+    .bind(key.seal(&super::rows::previous_secrets_json(&ep.previous_secrets)))
     .bind(ep.first_failure_at)
     .bind(ep.updated_at)
     .bind(&ep.id)

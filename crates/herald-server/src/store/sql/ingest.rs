@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::script::Script;
 use super::Backend;
 use crate::handoff::IngestSide;
+use crate::store::data_key::DataKey;
 use crate::store::sqlite::active_endpoints::ActiveEndpoints;
 use crate::store::sqlite::carpool::Carpool;
 use crate::store::*;
@@ -53,6 +54,7 @@ impl<D: Backend> GroupCommit<D> {
     /// `handoff`: ingest's end of the hand-off to the engine (`crate::handoff`).
     pub fn start(
         writer: Arc<D::Writer>,
+        key: Arc<DataKey>,
         handoff: IngestSide,
         active: Option<Arc<ActiveEndpoints>>,
         carpool: Option<Arc<OutcomeCarpool<D>>>,
@@ -74,6 +76,7 @@ impl<D: Backend> GroupCommit<D> {
                 let started = std::time::Instant::now();
                 let written = write_group::<D>(
                     &writer,
+                    &key,
                     &mut group,
                     &handoff,
                     active.as_deref(),
@@ -145,13 +148,14 @@ struct DeliveryRow {
 
 async fn write_group<D: Backend>(
     w: &D::Writer,
+    key: &DataKey,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
     carpool: Option<&OutcomeCarpool<D>>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut jobs = Vec::new();
-    match write_planned::<D>(w, group, handoff, active, carpool, &mut jobs).await {
+    match write_planned::<D>(w, key, group, handoff, active, carpool, &mut jobs).await {
         Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
@@ -165,6 +169,7 @@ async fn write_group<D: Backend>(
 /// the engine must be woken to claim.
 async fn write_planned<D: Backend>(
     w: &D::Writer,
+    key: &DataKey,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
@@ -199,7 +204,8 @@ async fn write_planned<D: Backend>(
         None => {
             let mut tx = sqlx::Connection::begin(&mut *conn).await?;
             let out =
-                plan::plan_reading::<D>(&mut tx, group, active, handoff, &mut rows, jobs).await?;
+                plan::plan_reading::<D>(&mut tx, key, group, active, handoff, &mut rows, jobs)
+                    .await?;
             let mut script = Script::<D>::default();
             push_rows(&mut script, &rows);
             script.run(&mut tx).await?;

@@ -16,6 +16,7 @@ pub(crate) mod outcomes;
 pub(crate) mod query;
 pub(crate) mod rows;
 pub(crate) mod script;
+pub(crate) mod secrets;
 pub(crate) mod store;
 
 pub(crate) use backend::Backend;

@@ -2,6 +2,9 @@
 
 use super::query::{Column, Index};
 use super::Backend;
+use secrecy::ExposeSecret;
+
+use crate::store::data_key::DataKey;
 use crate::store::*;
 
 /// Reads a column of a row of either backend (sqlx's `try_get`, for the shared SQL).
@@ -72,8 +75,9 @@ pub fn event_type(r: &impl Get) -> Result<(i64, EventType)> {
     ))
 }
 
-/// Reads endpoint columns; `prefix` is the column alias prefix used by joins ("" or "ep_").
-pub fn endpoint(r: &impl Get, prefix: &str) -> Result<(i64, Endpoint)> {
+/// Reads endpoint columns; `prefix` is the column alias prefix used by joins ("" or "ep_");
+/// `key` opens its secrets.
+pub fn endpoint(r: &impl Get, prefix: &str, key: &DataKey) -> Result<(i64, Endpoint)> {
     let c = |n: &str| format!("{prefix}{n}");
     let status: String = r.col(c("status").as_str())?;
     let format: String = r.col(c("format").as_str())?;
@@ -102,9 +106,10 @@ pub fn endpoint(r: &impl Get, prefix: &str) -> Result<(i64, Endpoint)> {
             metadata: json(r.col(c("metadata").as_str())?)?,
             signature_scheme: SignatureScheme::parse(&scheme)
                 .ok_or_else(|| StoreError::Corrupt(scheme))?,
-            secret: secrecy::SecretString::from(r.col::<String, _>(c("secret").as_str())?),
+            secret: key.open(&r.col::<String, _>(c("secret").as_str())?)?,
             previous_secrets: previous_secrets(
-                &r.col::<String, _>(c("previous_secrets").as_str())?,
+                key.open(&r.col::<String, _>(c("previous_secrets").as_str())?)?
+                    .expose_secret(),
             )?,
             first_failure_at: r.col(c("first_failure_at").as_str())?,
             created_at: r.col(c("created_at").as_str())?,
@@ -171,7 +176,6 @@ pub fn attempt(r: &impl Get) -> Result<(i64, Attempt)> {
 
 /// The stored form of an endpoint's previous secrets: `[{"secret": …, "until": ms}, …]`.
 pub fn previous_secrets_json(list: &[PreviousSecret]) -> String {
-    use secrecy::ExposeSecret;
     serde_json::Value::Array(
         list.iter()
             .map(|p| serde_json::json!({"secret": p.secret.expose_secret(), "until": p.until}))

@@ -13,6 +13,7 @@ use sqlx::Pool;
 use super::ingest::{GroupCommit, OutcomeCarpool};
 use super::{apps, deliveries, endpoints, event_types, events, keys, outcomes, Backend};
 use crate::handoff::IngestSide;
+use crate::store::data_key::DataKey;
 use crate::store::sqlite::active_endpoints::{ActiveEndpoints, Writing};
 use crate::store::sqlite::lookups::Lookups;
 use crate::store::*;
@@ -22,6 +23,8 @@ pub struct SqlStore<D: Backend> {
     /// Reads (on PostgreSQL the same pool as `write`).
     pub(crate) read: Pool<D>,
     pub(crate) write: Arc<D::Writer>,
+    /// Seals and opens the endpoints' secrets (`store::data_key`).
+    pub(crate) key: Arc<DataKey>,
     ingest: GroupCommit<D>,
     pub(crate) memory: Option<Memory<D>>,
     /// Held for the store's life (SQLite: the data directory's lock, the checkpointer).
@@ -48,12 +51,15 @@ impl<D: Backend> SqlStore<D> {
     pub(crate) fn start(
         read: Pool<D>,
         write: Arc<D::Writer>,
+        key: DataKey,
         handoff: IngestSide,
         memory: Option<Memory<D>>,
         held: Option<Arc<dyn Send + Sync>>,
     ) -> Self {
+        let key = Arc::new(key);
         let ingest = GroupCommit::start(
             write.clone(),
+            key.clone(),
             handoff,
             memory.as_ref().map(|m| m.active.clone()),
             memory.as_ref().map(|m| m.carpool.clone()),
@@ -61,6 +67,7 @@ impl<D: Backend> SqlStore<D> {
         SqlStore {
             read,
             write,
+            key,
             ingest,
             memory,
             _held: held,
@@ -193,24 +200,24 @@ impl<D: Backend> Store for SqlStore<D> {
 
     async fn insert_endpoint(&self, ep: &Endpoint) -> Result<()> {
         let _writing = self.writing();
-        endpoints::insert::<D>(&self.write, ep).await
+        endpoints::insert::<D>(&self.write, ep, &self.key).await
     }
     async fn endpoint(&self, app_id: &str, id: &str) -> Result<Option<Endpoint>> {
-        endpoints::get(&self.read, app_id, id).await
+        endpoints::get(&self.read, &self.key, app_id, id).await
     }
     async fn list_endpoints(&self, app_id: &str, page: PageReq) -> Result<Page<Endpoint>> {
-        endpoints::list(&self.read, app_id, page).await
+        endpoints::list(&self.read, &self.key, app_id, page).await
     }
     async fn update_endpoint(&self, ep: &Endpoint) -> Result<()> {
         let _writing = self.writing();
-        endpoints::update::<D>(&self.write, ep).await
+        endpoints::update::<D>(&self.write, ep, &self.key).await
     }
     async fn delete_endpoint(&self, app_id: &str, id: &str) -> Result<()> {
         let _writing = self.writing();
         endpoints::delete::<D>(&self.write, app_id, id).await
     }
     async fn active_endpoints(&self, app_id: &str) -> Result<Vec<Endpoint>> {
-        endpoints::active(&self.read, app_id).await
+        endpoints::active(&self.read, &self.key, app_id).await
     }
     async fn endpoint_stats(&self, endpoint_id: &str, since_ms: i64) -> Result<EndpointStats> {
         endpoints::stats(&self.read, endpoint_id, since_ms).await

@@ -64,7 +64,7 @@ impl Backend for Sqlite {
     }
 
     async fn claim(store: &SqlStore<Self>, claim: &Claim<'_>) -> Result<Vec<Job>> {
-        queue::claim(&store.write, &store.read, claim).await
+        queue::claim(&store.write, &store.read, &store.key, claim).await
     }
 
     async fn release(w: &Writer, ids: &[String]) -> Result<()> {

@@ -8,6 +8,7 @@ pub(crate) mod carpool;
 mod checkpoint;
 pub(crate) mod lookups;
 mod queue;
+pub(crate) mod secrets;
 mod writer;
 
 /// Outcome batches of at least this many ride in the next ingest's transaction
@@ -26,12 +27,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::Sqlite;
 
+use super::data_key::DataKey;
 use super::sql::store::Memory;
-use super::sql::SqlStore;
-use super::{ApiKey, Result, Store, StoreError};
+use super::sql::{self, SqlStore};
+use super::{ApiKey, Result, StoreError};
 use crate::handoff::IngestSide;
 use writer::Writer;
 
@@ -41,19 +44,18 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub type SqliteStore = SqlStore<Sqlite>;
 
 impl SqlStore<Sqlite> {
-    /// Opens (creating if needed) `dir/herald.db` and applies the migrations.
-    pub async fn open(dir: &Path, synchronous_full: bool, handoff: IngestSide) -> Result<Self> {
+    /// Opens (creating if needed) `dir/herald.db` and applies the migrations. Secrets are
+    /// sealed under `encryption_key`, or the key of the key file in `dir` (`secrets`).
+    pub async fn open(
+        dir: &Path,
+        synchronous_full: bool,
+        encryption_key: Option<&SecretString>,
+        handoff: IngestSide,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
         })?;
-        let lock = std::fs::File::create(dir.join("herald.lock"))
-            .map_err(|e| StoreError::Unavailable(format!("cannot create the lock file: {e}")))?;
-        lock.try_lock().map_err(|_| {
-            StoreError::Unavailable(format!(
-                "{} is in use by another herald process (one process per SQLite data dir; use PostgreSQL for several)",
-                dir.display()
-            ))
-        })?;
+        let lock = lock_dir(dir)?;
         let path = dir.join("herald.db");
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .create_if_missing(true)
@@ -86,6 +88,8 @@ impl SqlStore<Sqlite> {
             .run(&mut *write.lock().await?)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let (key, source) = secrets::data_key(dir, encryption_key)?;
+        secrets::prepare(&write, &key, &source).await?;
         let write = Arc::new(write);
         let stop = tokio_util::sync::CancellationToken::new();
         checkpoint::start(&opts, write.clone(), stop.clone()).await?;
@@ -113,6 +117,7 @@ impl SqlStore<Sqlite> {
         Ok(SqlStore::start(
             read,
             write,
+            key,
             handoff,
             Some(memory),
             Some(held),
@@ -121,21 +126,76 @@ impl SqlStore<Sqlite> {
 }
 
 /// Writes an API key into the store in `dir`, whether or not a server holds that store
-/// (`herald recovery-key`): through a connection of its own, as a second SQLite writer (each
-/// waits for the other's transaction, up to the busy timeout). A store that does not exist
-/// yet is created first.
+/// (`herald recovery-key`): as a second SQLite writer, each waiting for the other's
+/// transaction up to the busy timeout. A store that does not exist yet is created (its data
+/// key is left to the first server, which may be given one).
 pub async fn insert_key_beside_server(dir: &Path, key: &ApiKey) -> Result<()> {
+    let writer = direct_writer(dir, true).await?;
+    crate::store::sql::keys::insert::<Sqlite>(&writer, key).await
+}
+
+/// Reseals every secret of the store in `dir` under `new` (`herald rotate-encryption-key`);
+/// refused while a server holds the store. A key file is replaced by `new_text`.
+pub async fn rotate_key(
+    dir: &Path,
+    old: &DataKey,
+    new: &DataKey,
+    new_text: &SecretString,
+) -> Result<u64> {
+    let _lock = lock_dir(dir).map_err(|_| {
+        StoreError::Unavailable(format!(
+            "a server is running on {}: stop it first (the secrets are resealed on a stopped store)",
+            dir.display()
+        ))
+    })?;
+    let writer = direct_writer(dir, false).await?;
+    let n = sql::secrets::rotate::<Sqlite>(&writer, old, new, new_text.expose_secret()).await?;
+    let key_file = secrets::key_file(dir);
+    if key_file.exists() {
+        secrets::write_key_file(&key_file, new_text)?;
+    }
+    secrets::rewrite_file(&writer).await?;
+    Ok(n)
+}
+
+/// A writer connection of its own on `dir/herald.db`, migrations applied (`create`: make
+/// the store if there is none).
+async fn direct_writer(dir: &Path, create: bool) -> Result<Writer> {
     let path = dir.join("herald.db");
-    if !path.exists() {
-        let store = SqliteStore::open(dir, true, IngestSide::detached()).await?;
-        return store.insert_key(key).await;
+    if create {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+    } else if !path.exists() {
+        return Err(StoreError::Unavailable(format!(
+            "there is no store in {}",
+            dir.display()
+        )));
     }
     let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
+        .create_if_missing(create)
         .journal_mode(SqliteJournalMode::Wal)
         .busy_timeout(Duration::from_secs(10))
         .foreign_keys(false);
     let writer = Writer::connect(&opts).await?;
-    crate::store::sql::keys::insert::<Sqlite>(&writer, key).await
+    MIGRATOR
+        .run(&mut *writer.lock().await?)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+    Ok(writer)
+}
+
+/// Takes the data directory's lock: one process per SQLite store.
+fn lock_dir(dir: &Path) -> std::result::Result<std::fs::File, StoreError> {
+    let lock = std::fs::File::create(dir.join("herald.lock"))
+        .map_err(|e| StoreError::Unavailable(format!("cannot create the lock file: {e}")))?;
+    lock.try_lock().map_err(|_| {
+        StoreError::Unavailable(format!(
+            "{} is in use by another herald process (one process per SQLite data dir; use PostgreSQL for several)",
+            dir.display()
+        ))
+    })?;
+    Ok(lock)
 }
 
 #[cfg(test)]

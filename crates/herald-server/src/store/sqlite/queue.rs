@@ -12,6 +12,7 @@ use sqlx::Row;
 use sqlx::{Sqlite, SqlitePool};
 
 use super::writer::Writer;
+use crate::store::data_key::DataKey;
 use crate::store::sql::due_hints::{self, DUE_EXPR};
 use crate::store::sql::rows;
 use crate::store::sql::script::Script;
@@ -68,7 +69,12 @@ pub async fn reap(w: &Writer, now: i64) -> Result<u64> {
 /// ingest beside it. The reader's snapshot may be a moment old, so the lease re-checks
 /// each row: still pending, due, unleased, its endpoint active, and for an ordered
 /// endpoint still the oldest pending one.
-pub async fn claim(w: &Writer, read: &SqlitePool, claim: &Claim<'_>) -> Result<Vec<Job>> {
+pub async fn claim(
+    w: &Writer,
+    read: &SqlitePool,
+    key: &DataKey,
+    claim: &Claim<'_>,
+) -> Result<Vec<Job>> {
     let &Claim {
         due_by,
         lease_until,
@@ -204,7 +210,7 @@ pub async fn claim(w: &Writer, read: &SqlitePool, claim: &Claim<'_>) -> Result<V
             .await?;
     drop(conn);
     let endpoints: HashMap<String, std::sync::Arc<Endpoint>> =
-        rows::all(ep_rows, |r| rows::endpoint(r, ""))?
+        rows::all(ep_rows, |r| rows::endpoint(r, "", key))?
             .into_iter()
             .map(|(_, e)| (e.id.clone(), std::sync::Arc::new(e)))
             .collect();

@@ -16,7 +16,7 @@ const APP: &str = "app_1";
 /// A store with one app and one endpoint (`ep_1`); outcome batches of any size wait up
 /// to a minute for a ride, so one recorded within seconds of an ingest was carried by it.
 async fn store(dir: &tempfile::TempDir) -> Arc<SqliteStore> {
-    let mut store = SqliteStore::open(dir.path(), false, IngestSide::detached())
+    let mut store = SqliteStore::open(dir.path(), false, None, IngestSide::detached())
         .await
         .unwrap();
     let memory = store.memory.as_mut().unwrap();

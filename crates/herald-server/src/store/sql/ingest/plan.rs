@@ -13,6 +13,7 @@ use super::{DeliveryRow, IngestJob, Rows};
 use crate::domain::filter_matches;
 use crate::handoff::{Handover, IngestSide};
 use crate::ids::{new_id, Kind};
+use crate::store::data_key::DataKey;
 use crate::store::sqlite::active_endpoints::{ActiveEndpoints, ActiveList};
 use crate::store::*;
 use bytes::Bytes;
@@ -45,6 +46,7 @@ pub(super) fn plan_kept(
 /// The group's rows and answers, reading what they need inside the transaction.
 pub(super) async fn plan_reading<D: Backend>(
     tx: &mut D::Connection,
+    key: &DataKey,
     group: &mut [IngestJob],
     active: Option<&ActiveEndpoints>,
     handoff: &IngestSide,
@@ -61,7 +63,7 @@ pub(super) async fn plan_reading<D: Backend>(
             let found = match kept {
                 Some(Ok(list)) => list,
                 kept => {
-                    let list = Arc::new(active_endpoints::<D>(&mut *tx, &job.app_id).await?);
+                    let list = Arc::new(active_endpoints::<D>(&mut *tx, key, &job.app_id).await?);
                     if let (Some(a), Some(Err(Some(version)))) = (active, kept) {
                         a.put(&job.app_id, version, list.clone());
                     }
@@ -101,6 +103,7 @@ pub(super) fn kept_fan_out(
 
 async fn active_endpoints<D: Backend>(
     conn: &mut D::Connection,
+    key: &DataKey,
     app_id: &str,
 ) -> Result<Vec<Arc<Endpoint>>> {
     let found =
@@ -108,7 +111,7 @@ async fn active_endpoints<D: Backend>(
             .bind(app_id)
             .fetch_all(&mut *conn)
             .await?;
-    Ok(rows::all(found, |r| rows::endpoint(r, ""))?
+    Ok(rows::all(found, |r| rows::endpoint(r, "", key))?
         .into_iter()
         .map(|(_, e)| Arc::new(e))
         .collect())
