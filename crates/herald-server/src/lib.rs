@@ -64,8 +64,10 @@ pub const USER_AGENT: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
 
 /// Installs the process-wide Prometheus recorder (once) and returns its handle.
 pub fn metrics_handle() -> Result<PrometheusHandle, ServeError> {
-    static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
-    if let Some(h) = HANDLE.get() {
+    // Held while installing: servers started at once in one process (tests) would both try.
+    static HANDLE: std::sync::Mutex<Option<PrometheusHandle>> = std::sync::Mutex::new(None);
+    let mut slot = HANDLE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(h) = slot.as_ref() {
         return Ok(h.clone());
     }
     let seconds = [
@@ -100,7 +102,7 @@ pub fn metrics_handle() -> Result<PrometheusHandle, ServeError> {
         "herald_http_request_duration_seconds",
         "API request duration"
     );
-    let _ = HANDLE.set(handle.clone());
+    *slot = Some(handle.clone());
     Ok(handle)
 }
 

@@ -329,18 +329,22 @@ def test_every_resource(server: Server, client: Herald, receiver: Receiver) -> N
         client.apps.get(uid)
 
 
-def test_a_create_whose_answer_was_lost_is_not_sent_twice(client: Herald, app: str, proxy: Proxy) -> None:
-    """A POST without an idempotency key whose answer was lost may have been carried out: the
-    client raises instead of sending it again (a second endpoint would double every delivery).
-    Requests the server did not act on (429) are still retried."""
+def test_a_create_whose_answer_was_lost_is_retried_and_happens_once(
+    client: Herald, app: str, proxy: Proxy
+) -> None:
+    """Every POST carries an idempotency key, the same on each retry: a create whose answer
+    was lost (the server acted) is sent again, and the server answers the repeat
+    with the first answer instead of acting twice (a second endpoint would double every
+    delivery)."""
     url = "http://127.0.0.1:9/once"
     proxy.script = [("forward_then", 502)]
     with Herald(ADMIN_KEY, base_url=proxy.url, retry_policy=FAST) as c:
-        with pytest.raises(ServerError) as e:
-            c.endpoints.create(app, url)
-    assert e.value.status == 502 and not isinstance(e.value, RetryError)
-    assert len(proxy.seen) == 1
-    assert [ep["url"] for ep in client.endpoints.iter(app)].count(url) == 1
+        created = c.endpoints.create(app, url)
+    assert len(proxy.seen) == 2
+    keys = {r.headers.get("idempotency-key") for r in proxy.seen}
+    assert len(keys) == 1 and None not in keys, keys
+    mine = [ep for ep in client.endpoints.iter(app) if ep["url"] == url]
+    assert [ep["id"] for ep in mine] == [created["id"]]
     proxy.seen.clear()
     proxy.script = [("answer", 429, {})]
     with Herald(ADMIN_KEY, base_url=proxy.url, retry_policy=FAST) as c:

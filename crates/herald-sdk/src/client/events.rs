@@ -27,7 +27,7 @@ impl Client {
         let key = match idempotency_key {
             Some(k) => k,
             None => {
-                generated = format!("sdk_{}", ulid::Ulid::new());
+                generated = super::new_idempotency_key();
                 &generated
             }
         };
@@ -117,7 +117,7 @@ impl Client {
     ) -> Result<BatchReceipt, Error> {
         for e in &mut events {
             e.idempotency_key
-                .get_or_insert_with(|| format!("sdk_{}", ulid::Ulid::new()));
+                .get_or_insert_with(super::new_idempotency_key);
         }
         self.post(
             &format!("/v1/apps/{app}/events/batch"),

@@ -2,9 +2,10 @@
 //!
 //! Every request is retried on transport errors, timeouts, 408, 425, 429 and 5xx with
 //! full-jitter capped exponential backoff (`Retry-After` as a floor); never on
-//! 400/401/403/404/409/413. Sends carry an idempotency key (generated unless given) and every
-//! retry sends the byte-identical body with the same key, so a retried send never creates a
-//! second event.
+//! 400/401/403/404/409/413. Every POST carries an idempotency key (generated unless given)
+//! and every retry sends the byte-identical body with the same key, so a retried send never
+//! creates a second event, endpoint or key, nor rotates twice: the server answers a repeat
+//! with the first answer.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), herald_sdk::client::Error> {
@@ -280,7 +281,8 @@ impl Client {
         body: Option<&serde_json::Value>,
     ) -> Result<serde_json::Value, Error> {
         let body = body.map(Self::json).transpose()?;
-        self.call(method, path, body, None).await
+        let key = (method == Method::POST).then(new_idempotency_key);
+        self.call(method, path, body, key.as_deref()).await
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, Error> {
@@ -292,7 +294,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, Error> {
-        self.call(Method::POST, path, Some(Self::json(body)?), None)
+        let key = new_idempotency_key();
+        self.call(Method::POST, path, Some(Self::json(body)?), Some(&key))
             .await
     }
 
@@ -312,10 +315,16 @@ impl Client {
     }
 }
 
+/// A fresh idempotency key, one per call (its retries reuse it).
+pub(crate) fn new_idempotency_key() -> String {
+    format!("sdk_{}", ulid::Ulid::new())
+}
+
 /// Whether sending a request again cannot do its work twice: reads, deletes and updates;
-/// writes that carry an idempotency key; and any request the server did not act on (a
-/// connection never made, a 429). A create or a rotation whose answer was lost is not sent
-/// again: it may have happened, and a second endpoint would double every delivery.
+/// writes that carry an idempotency key (every POST this client makes); and any request the
+/// server did not act on (a connection never made, a 429). A create without a key whose
+/// answer was lost would not be sent again: it may have happened, and a second endpoint
+/// would double every delivery.
 fn may_repeat(method: &Method, idempotency_key: Option<&str>, error: &Error, sent: bool) -> bool {
     let safe = [Method::GET, Method::HEAD, Method::DELETE, Method::PATCH];
     safe.contains(method)

@@ -129,17 +129,6 @@ async fn prepare(
     })
 }
 
-fn check_idempotency_key(key: &str) -> Result<(), ApiError> {
-    if key.is_empty() || key.chars().count() > 255 {
-        return Err(ApiError::bad(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 characters",
-            Some("Idempotency-Key".into()),
-        ));
-    }
-    Ok(())
-}
-
 fn request_hash(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
@@ -214,20 +203,8 @@ async fn send_event(
 ) -> Result<(StatusCode, Json<EventAccepted>), ApiError> {
     let app = who.app(&state, &app).await?;
     let bytes = body.within(state.config.max_event_bytes)?;
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key = v.to_str().map_err(|_| {
-                ApiError::bad(
-                    "invalid_idempotency_key",
-                    "Idempotency-Key must be text",
-                    Some("Idempotency-Key".into()),
-                )
-            })?;
-            check_idempotency_key(key)?;
-            Some((key.to_string(), request_hash(bytes)))
-        }
-    };
+    let idempotency =
+        super::idempotency::key(&headers)?.map(|key| (key.to_string(), request_hash(bytes)));
     if bytes.is_empty() {
         return Err(ApiError::bad(
             "invalid_body",
@@ -311,7 +288,7 @@ async fn send_batch(
             let (mut input, payload) = parse_item(item_bytes)?;
             let idempotency = match input.idempotency_key.take() {
                 Some(k) => {
-                    check_idempotency_key(&k)?;
+                    super::idempotency::check(&k)?;
                     Some((k, request_hash(item_bytes)))
                 }
                 None => None,

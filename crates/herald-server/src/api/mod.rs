@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod event_types;
 pub mod events;
 pub mod extract;
+pub mod idempotency;
 pub mod keys;
 pub mod ops;
 pub mod portal;
@@ -82,7 +83,11 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .split_for_parts();
     let doc = Arc::new(doc);
-    api.route(
+    api.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::layer,
+    ))
+    .route(
         "/openapi.json",
         axum::routing::get(move || {
             let doc = doc.clone();

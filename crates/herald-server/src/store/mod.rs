@@ -203,5 +203,14 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes up to `batch` finished events created before `cutoff` with their
     /// deliveries and attempts; returns how many events went.
     async fn sweep_events(&self, cutoff: i64, batch: i64) -> Result<u64>;
+    /// Forgets idempotency records (events' and other POSTs') created before `cutoff`.
     async fn sweep_idempotency(&self, cutoff: i64) -> Result<u64>;
+
+    // --- idempotent POSTs other than events -------------------------------------------
+    /// Reserves a request's idempotency key, or says what to answer instead.
+    async fn reserve_request(&self, request: &RequestKey<'_>) -> Result<Reserved>;
+    /// Keeps the answer of a reserved request.
+    async fn finish_request(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()>;
+    /// Frees a reserved request's key (it failed: nothing is kept).
+    async fn release_request(&self, scope: &str, key: &str) -> Result<()>;
 }

@@ -291,3 +291,32 @@ pub struct EndpointChange {
     pub endpoint_id: String,
     pub cancelled: u64,
 }
+
+/// A POST's idempotency key, as [`Store::reserve_request`](super::Store::reserve_request)
+/// takes it (`api/idempotency.rs`).
+#[derive(Debug)]
+pub struct RequestKey<'a> {
+    /// The credential's hash: keys are scoped to it.
+    pub scope: &'a str,
+    pub key: &'a str,
+    /// Of the route and the body bytes.
+    pub hash: &'a str,
+    pub now: i64,
+    /// Records created before this are forgotten (`idempotency_retention`).
+    pub expired_before: i64,
+    /// A first request still unanswered since before this is taken over.
+    pub abandoned_before: i64,
+}
+
+/// What a request with an idempotency key does.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reserved {
+    /// It is the first (or the key was free again): run it.
+    Fresh,
+    /// It repeats one that succeeded: answer this.
+    Replay { status: u16, body: Vec<u8> },
+    /// The key was used with another request.
+    Conflict,
+    /// The first request with this key has not been answered yet.
+    InProgress,
+}

@@ -7,6 +7,7 @@ mod support;
 
 mod api_auth;
 mod api_events;
+mod api_idempotency;
 mod api_resources;
 mod bench;
 mod cli;

@@ -624,11 +624,13 @@ async fn lossy_proxy(upstream: String, drop_first: usize) -> (String, Arc<Atomic
     (url, seen)
 }
 
-on_backends!(both: a_create_whose_answer_was_lost_is_not_sent_twice);
-/// A POST without an idempotency key whose answer was lost may have been carried out: the
-/// client returns the error instead of creating a second endpoint (double deliveries).
-async fn a_create_whose_answer_was_lost_is_not_sent_twice() {
+on_backends!(both: a_create_whose_answer_was_lost_is_retried_and_happens_once);
+/// Every POST of the SDK carries an idempotency key: a create or a rotation whose answer
+/// was lost (the server acted) is sent again, and the server answers the repeat with the
+/// first answer instead of acting twice (a second endpoint would double every delivery).
+async fn a_create_whose_answer_was_lost_is_retried_and_happens_once() {
     let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
     let app = h.app().await;
     let direct = Client::builder(&h.url, ADMIN_KEY).build().unwrap();
     let (url, seen) = lossy_proxy(h.url.clone(), 1).await;
@@ -642,16 +644,35 @@ async fn a_create_whose_answer_was_lost_is_not_sent_twice() {
         .build()
         .unwrap();
     let new = NewEndpoint {
-        url: "http://127.0.0.1:9/once".into(),
+        url: rx.url("/once"),
         ..Default::default()
     };
-    match c.create_endpoint(&app, &new).await {
-        Err(Error::Server { status: 502, .. }) => {}
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(seen.load(Ordering::SeqCst), 1, "sent once");
+    let created = c.create_endpoint(&app, &new).await.unwrap();
+    assert_eq!(
+        seen.load(Ordering::SeqCst),
+        2,
+        "sent again after the lost answer"
+    );
     let all = direct.list_endpoints(&app, None).await.unwrap().data;
     assert_eq!(all.len(), 1, "exactly one endpoint");
+    assert_eq!(all[0].id, created.id, "the repeat got the first answer");
+
+    let (url, _) = lossy_proxy(h.url.clone(), 1).await;
+    let c = Client::builder(&url, ADMIN_KEY)
+        .retry_policy(fast.clone())
+        .build()
+        .unwrap();
+    let rotated = c
+        .rotate_secret(&app, &created.id, &RotateIn::default())
+        .await
+        .unwrap();
+    let current = direct.endpoint_secret(&app, &created.id).await.unwrap();
+    assert_eq!(rotated.secret, current.secret);
+    // Rotated once: the delivery is signed by the new secret and the one it replaced only.
+    h.send(&app, "a.b", serde_json::json!({})).await;
+    let got = rx.wait("/once", 1, Duration::from_secs(10)).await;
+    assert_eq!(got[0].header("webhook-signature").split(' ').count(), 2);
+
     // A read whose answer was lost is simply asked again.
     let (url, seen) = lossy_proxy(h.url.clone(), 1).await;
     let c = Client::builder(&url, ADMIN_KEY)

@@ -45,6 +45,12 @@ class Request:
     #: Set for event sends, so a final failure can go to the dead-letter sink.
     dead_letter: tuple[str, str] | None = None  # (app, kind)
 
+    def __post_init__(self) -> None:
+        # Every POST carries an idempotency key, kept for all its retries: the server answers
+        # a repeat with the first answer, so a retry never creates or rotates twice.
+        if self.method == "POST" and self.idempotency_key is None:
+            self.idempotency_key = new_idempotency_key()
+
 
 def seg(value: str) -> str:
     """A path segment, escaped."""
@@ -174,10 +180,10 @@ def dead_letters_from(letters: str | os.PathLike[str] | Iterable[DeadLetter]) ->
 
 def may_repeat(req: Request, err: HeraldError) -> bool:
     """Whether sending ``req`` again cannot do its work twice: reads, deletes and updates;
-    writes that carry an idempotency key; and any request the server did not act on (a
-    refused connection, a 429). A create or a rotation whose answer was lost is not sent
-    again: it may have happened, and a second one would make a second endpoint (so duplicate
-    deliveries) or rotate twice."""
+    writes that carry an idempotency key (every POST: see ``Request``); and any request the
+    server did not act on (a refused connection, a 429). A write without a key whose answer
+    was lost is not sent again: it may have happened, and a second one would make a second
+    endpoint (so duplicate deliveries) or rotate twice."""
     if req.method in ("GET", "HEAD", "DELETE", "PATCH") or req.idempotency_key is not None:
         return True
     return isinstance(err, RateLimitError) or not err.request_sent

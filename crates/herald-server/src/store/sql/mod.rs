@@ -14,6 +14,7 @@ pub(crate) mod ingest;
 pub(crate) mod keys;
 pub(crate) mod outcomes;
 pub(crate) mod query;
+mod requests;
 pub(crate) mod rows;
 pub(crate) mod script;
 pub(crate) mod secrets;

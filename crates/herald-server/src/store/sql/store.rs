@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use sqlx::Pool;
 
 use super::ingest::{GroupCommit, OutcomeCarpool};
-use super::{apps, deliveries, endpoints, event_types, events, keys, outcomes, Backend};
+use super::{apps, deliveries, endpoints, event_types, events, keys, outcomes, requests, Backend};
 use crate::handoff::IngestSide;
 use crate::store::data_key::DataKey;
 use crate::store::sqlite::active_endpoints::{ActiveEndpoints, Writing};
@@ -305,6 +305,17 @@ impl<D: Backend> Store for SqlStore<D> {
         events::sweep::<D>(&self.write, cutoff, batch).await
     }
     async fn sweep_idempotency(&self, cutoff: i64) -> Result<u64> {
-        events::sweep_idempotency::<D>(&self.write, cutoff).await
+        let events = events::sweep_idempotency::<D>(&self.write, cutoff).await?;
+        Ok(events + requests::sweep::<D>(&self.write, cutoff).await?)
+    }
+
+    async fn reserve_request(&self, request: &RequestKey<'_>) -> Result<Reserved> {
+        requests::reserve::<D>(&self.write, request).await
+    }
+    async fn finish_request(&self, scope: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {
+        requests::finish::<D>(&self.write, scope, key, status, body).await
+    }
+    async fn release_request(&self, scope: &str, key: &str) -> Result<()> {
+        requests::release::<D>(&self.write, scope, key).await
     }
 }
