@@ -12,6 +12,7 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod clock;
+mod crash;
 mod load;
 mod peak;
 mod report;
@@ -40,6 +41,9 @@ pub enum Scenario {
     /// Queue `--events` × `--endpoints` deliveries to endpoints that are down (they accept
     /// connections and never answer), then bring them up and measure the drain.
     Backlog,
+    /// SIGKILL the spawned server `--kills` times under load at `--rate` (default 300/s) and
+    /// start it again each time; then every accepted event must be delivered.
+    Crash,
 }
 
 #[derive(clap::Args, Debug)]
@@ -91,6 +95,9 @@ pub struct BenchArgs {
     /// PID of the `--url` server, for its CPU and memory figures (known with `--spawn`).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// Crash scenario: how many times to SIGKILL the server (1 to 3 s apart).
+    #[arg(long, default_value_t = 20)]
+    pub kills: usize,
     /// Append the JSON result line to this file too.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
@@ -103,6 +110,8 @@ impl BenchArgs {
             Scenario::Fanout => 5_000,
             Scenario::Latency | Scenario::Isolation => 2_000,
             Scenario::Backlog => 100_000,
+            // Enough at 300/s for about 20 kills 1 to 3 s apart.
+            Scenario::Crash => 15_000,
         })
     }
 
@@ -145,6 +154,16 @@ impl BenchArgs {
 /// `url` and `api_key` name a running server (ignored with `--spawn`, which starts this same
 /// executable as `herald serve`).
 pub async fn run(url: &str, api_key: Option<&str>, args: BenchArgs) -> Result<bool, String> {
+    if args.scenario == Scenario::Crash {
+        if !args.spawn {
+            return Err("the crash scenario kills its server: use --spawn".into());
+        }
+        let env = crash::server_env();
+        let mut target = server::Target::spawn(args.database_url.as_deref(), &env).await?;
+        let result = crash::run(&mut target, &args).await?;
+        report::print(&result, args.json_out.as_deref())?;
+        return Ok(result.complete());
+    }
     let target = if args.spawn {
         let env = scenario::server_env(args.scenario);
         server::Target::spawn(args.database_url.as_deref(), &env).await?

@@ -126,6 +126,18 @@ pub fn table(r: &BenchResult) -> String {
             ),
         ));
     }
+    if let Some(kills) = r.kills {
+        rows.push((
+            "crash soak",
+            format!(
+                "{kills} SIGKILLs: {} accepted, {} lost, {} duplicates ({:.3}% of deliveries)",
+                r.accepted,
+                r.missing,
+                r.duplicates,
+                100.0 * r.duplicate_share.unwrap_or(0.0)
+            ),
+        ));
+    }
     if let Some(e) = &r.first_error {
         rows.push(("first error", e.clone()));
     }

@@ -36,7 +36,18 @@ pub struct Target {
     pub data_dir: Option<PathBuf>,
     pub backend: &'static str,
     child: Option<Child>,
+    /// How the spawned server was started, to start it again after a crash.
+    command: Option<SpawnSpec>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// Everything `herald serve` was started with.
+struct SpawnSpec {
+    port: u16,
+    data_dir: PathBuf,
+    log: PathBuf,
+    database_url: Option<String>,
+    env: Vec<(String, String)>,
 }
 
 impl Drop for Target {
@@ -58,6 +69,7 @@ impl Target {
             data_dir: None,
             backend: "unknown",
             child: None,
+            command: None,
             _dir: None,
         })
     }
@@ -66,7 +78,7 @@ impl Target {
     /// SQLite directory (or `database_url`), with `--allow-private-targets`.
     pub async fn spawn(
         database_url: Option<&str>,
-        env: &[(&str, String)],
+        env_extra: &[(&str, String)],
     ) -> Result<Target, String> {
         let dir = tempfile::Builder::new()
             .prefix("herald-bench-")
@@ -81,33 +93,19 @@ impl Target {
             Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
         );
         let data_dir = dir.path().join("data");
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut cmd = Command::new(exe);
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--allow-private-targets");
-        if let Some(db) = database_url {
-            cmd.arg("--database-url").arg(db);
-        }
-        for (k, _) in std::env::vars() {
-            if k.starts_with("HERALD_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("HERALD_ADMIN_KEY", &api_key)
-            .env("HERALD_LOG", "warn");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let log =
-            std::fs::File::create(dir.path().join("server.log")).map_err(|e| e.to_string())?;
-        cmd.stdout(Stdio::null()).stderr(log).stdin(Stdio::null());
-        let child = cmd
-            .spawn()
-            .map_err(|e| format!("spawning herald serve: {e}"))?;
+        let mut env: Vec<(String, String)> = vec![
+            ("HERALD_ADMIN_KEY".into(), api_key.clone()),
+            ("HERALD_LOG".into(), "warn".into()),
+        ];
+        env.extend(env_extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+        let spec = SpawnSpec {
+            port,
+            data_dir: data_dir.clone(),
+            log: dir.path().join("server.log"),
+            database_url: database_url.map(str::to_string),
+            env,
+        };
+        let child = spec.start()?;
         let mut target = Target {
             url: format!("http://127.0.0.1:{port}"),
             api_key,
@@ -119,10 +117,28 @@ impl Target {
                 "sqlite"
             },
             child: Some(child),
+            command: Some(spec),
             _dir: Some(dir),
         };
         target.wait_ready().await?;
         Ok(target)
+    }
+
+    /// SIGKILLs the spawned server, as a crash would, and starts it again on the same port
+    /// and store; returns once it is ready.
+    pub async fn crash_and_restart(&mut self) -> Result<(), String> {
+        let spec = self
+            .command
+            .as_ref()
+            .ok_or("only a server the bench spawned can be restarted")?;
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let child = spec.start()?;
+        self.pid = Some(child.id());
+        self.child = Some(child);
+        self.wait_ready().await
     }
 
     async fn wait_ready(&mut self) -> Result<(), String> {
@@ -148,6 +164,40 @@ impl Target {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+impl SpawnSpec {
+    /// Starts `herald serve` (this same binary) with `--allow-private-targets`, its stderr
+    /// appended to the log.
+    fn start(&self) -> Result<Child, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(exe);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--allow-private-targets");
+        if let Some(db) = &self.database_url {
+            cmd.arg("--database-url").arg(db);
+        }
+        for (k, _) in std::env::vars() {
+            if k.starts_with("HERALD_") {
+                cmd.env_remove(k);
+            }
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| e.to_string())?;
+        cmd.stdout(Stdio::null()).stderr(log).stdin(Stdio::null());
+        cmd.spawn()
+            .map_err(|e| format!("spawning herald serve: {e}"))
     }
 }
 
