@@ -20,6 +20,7 @@ pub mod domain;
 pub mod error;
 pub mod handoff;
 pub mod ids;
+pub mod node;
 pub mod recovery;
 pub mod rekey;
 pub mod schemas;
@@ -113,10 +114,12 @@ pub async fn open_store(cfg: &Config, handoff: IngestSide) -> Result<Arc<dyn Sto
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ServeError::DatabaseUrl);
         }
+        let node = node::NodeId::stable(&cfg.data_dir);
         let store = store::postgres::PgStore::open(
             url,
             cfg.database_max_connections,
             cfg.encryption_key.as_ref(),
+            node,
             handoff,
         )
         .await

@@ -3,6 +3,7 @@
 //! old release did, then opens the store as the server does.
 
 use herald_server::handoff::IngestSide;
+use herald_server::node::NodeId;
 use herald_server::store::{postgres::PgStore, sqlite::SqliteStore, Store};
 use secrecy::ExposeSecret;
 use sqlx::{ConnectOptions, Connection};
@@ -124,7 +125,7 @@ async fn a_previous_secret_of_the_first_schema_still_signs_postgres() {
         .await
         .unwrap();
     conn.close().await.unwrap();
-    let store = PgStore::open(&url, 2, None, IngestSide::detached())
+    let store = PgStore::open(&url, 2, None, NodeId::fresh(), IngestSide::detached())
         .await
         .unwrap();
     previous_secrets_kept(&store).await;
@@ -228,7 +229,7 @@ async fn secrets_stored_in_clear_are_sealed_at_the_first_start_postgres() {
         .await
         .unwrap();
     let key = secrecy::SecretString::from("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
-    let store = PgStore::open(&url, 2, Some(&key), IngestSide::detached())
+    let store = PgStore::open(&url, 2, Some(&key), NodeId::fresh(), IngestSide::detached())
         .await
         .unwrap();
     clear_secrets_kept(&store).await;
@@ -243,7 +244,14 @@ async fn secrets_stored_in_clear_are_sealed_at_the_first_start_postgres() {
     drop(store);
     // Another key is refused.
     let other = secrecy::SecretString::from("ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=");
-    let refused = PgStore::open(&url, 2, Some(&other), IngestSide::detached()).await;
+    let refused = PgStore::open(
+        &url,
+        2,
+        Some(&other),
+        NodeId::fresh(),
+        IngestSide::detached(),
+    )
+    .await;
     assert!(
         matches!(refused, Err(herald_server::store::StoreError::Unavailable(m)) if m.contains("every node"))
     );

@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use herald_server::handoff::IngestSide;
+use herald_server::node::NodeId;
 use herald_server::store::{
     postgres::PgStore, sqlite::SqliteStore, ApiKey, App, Attempt, Claim, DeliveryFilter,
     DeliveryStatus, Endpoint, EndpointStatus, Format, IngestResult, NewEvent, NextStep, PageReq,
@@ -75,9 +76,15 @@ async fn postgres() -> Opened {
         base: base.clone(),
         name: name.clone(),
     };
-    let store = PgStore::open(&format!("{base}/{name}"), 4, None, IngestSide::detached())
-        .await
-        .unwrap();
+    let store = PgStore::open(
+        &format!("{base}/{name}"),
+        4,
+        None,
+        NodeId::fresh(),
+        IngestSide::detached(),
+    )
+    .await
+    .unwrap();
     Opened {
         store: Arc::new(store),
         _dir: None,

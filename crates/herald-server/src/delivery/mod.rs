@@ -113,7 +113,7 @@ async fn maintain(
     if let Err(e) = store.listen(wake.clone()).await {
         tracing::warn!(error = %e, "cannot listen for wake-ups; relying on polling");
     }
-    let node = crate::ids::new_id(crate::ids::Kind::Key).replacen("key_", "node_", 1);
+    let node = store.node().to_string();
     let mut tick = tokio::time::interval(MAINTAIN_EVERY);
     loop {
         tokio::select! {

@@ -111,6 +111,9 @@ pub struct Claim<'a> {
 /// Everything Herald keeps. Implementations must make each method atomic.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// This process's id among those sharing the store (heartbeats, lease owners).
+    fn node(&self) -> &str;
+
     /// True once migrations ran and the database answers.
     async fn ping(&self) -> Result<()>;
 

@@ -164,3 +164,38 @@ async fn sqlite_wal_is_checkpointed_in_the_background() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+on_backends!(postgres: a_restarted_node_takes_back_its_own_leases_at_once);
+/// A PostgreSQL node killed with attempts in flight holds their leases (attempt timeout
+/// and margin: over 30 s here). Started again on the same data directory (so with the same
+/// node id), it takes them back at once instead of waiting for them to lapse.
+async fn a_restarted_node_takes_back_its_own_leases_at_once() {
+    let mut h = Herald::start_process(&[("HERALD_ATTEMPT_TIMEOUT", "30s")]).await;
+    let rx = Receiver::start().await;
+    // The first attempts hang (the receiver answers after a minute).
+    rx.script(
+        "/own",
+        vec![],
+        Reply::status(200).delayed(Duration::from_secs(60)),
+    );
+    let app = h.app().await;
+    h.endpoint(&app, &rx.url("/own"), json!({})).await;
+    let mut ids = HashSet::new();
+    for i in 0..5 {
+        ids.insert(
+            h.send(&app, "leased", json!({"i": i})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    rx.wait("/own", 5, Duration::from_secs(10)).await;
+    h.kill();
+    rx.script("/own", vec![], Reply::status(200));
+    h.spawn().await;
+    let started = std::time::Instant::now();
+    let got = rx.wait("/own", 10, Duration::from_secs(8)).await;
+    let redelivered: HashSet<String> = got[5..].iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(redelivered, ids);
+    assert!(started.elapsed() < Duration::from_secs(8));
+}

@@ -47,7 +47,15 @@ impl Backend for Postgres {
     }
 
     async fn recover_after_restart(store: &SqlStore<Self>, now: i64) -> Result<()> {
-        // Other nodes may be alive: only expired leases are stale.
+        // This node's own leases are stale (it just started); other nodes may be alive, so
+        // of theirs only the expired ones.
+        let own = queue::release_own(&store.write, &store.node).await?;
+        if own > 0 {
+            tracing::info!(
+                released = own,
+                "took back the leases this node held before it stopped"
+            );
+        }
         queue::reap(&store.write, now).await.map(|_| ())
     }
 
@@ -80,7 +88,7 @@ impl Backend for Postgres {
     }
 
     async fn claim(store: &SqlStore<Self>, claim: &Claim<'_>) -> Result<Vec<Job>> {
-        queue::claim(&store.read, &store.key, claim).await
+        queue::claim(&store.read, &store.key, &store.node, claim).await
     }
 
     async fn release(w: &PgPool, ids: &[String]) -> Result<()> {

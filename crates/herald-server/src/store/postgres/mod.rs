@@ -16,6 +16,7 @@ use super::data_key::DataKey;
 use super::sql::{secrets, SqlStore};
 use super::{ApiKey, Result, StoreError};
 use crate::handoff::IngestSide;
+use crate::node::NodeId;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -30,6 +31,7 @@ impl SqlStore<Postgres> {
         url: &str,
         max_connections: u32,
         encryption_key: Option<&SecretString>,
+        node: NodeId,
         handoff: IngestSide,
     ) -> Result<Self> {
         let pool = connect(url, max_connections).await?;
@@ -51,14 +53,16 @@ impl SqlStore<Postgres> {
         };
         secrets::check_key::<Postgres>(&pool, &key, source).await?;
         secrets::seal_clear::<Postgres>(&pool, &key).await?;
-        // Several processes share the database: nothing is kept in memory.
+        // Several processes share the database: nothing is kept in memory, and each lease
+        // records its node.
         Ok(SqlStore::start(
             pool.clone(),
             Arc::new(pool),
             key,
+            Some(node.id.clone()),
             handoff,
             None,
-            None,
+            Some(Arc::new(node)),
         ))
     }
 }

@@ -80,7 +80,12 @@ pub async fn reap(pool: &PgPool, now: i64) -> Result<u64> {
     Ok(n)
 }
 
-pub async fn claim(pool: &PgPool, key: &DataKey, claim: &Claim<'_>) -> Result<Vec<Job>> {
+pub async fn claim(
+    pool: &PgPool,
+    key: &DataKey,
+    node: &str,
+    claim: &Claim<'_>,
+) -> Result<Vec<Job>> {
     let &Claim {
         now,
         due_by,
@@ -133,11 +138,14 @@ pub async fn claim(pool: &PgPool, key: &DataKey, claim: &Claim<'_>) -> Result<Ve
             .await?
         };
         if !picked.is_empty() {
-            sqlx::query("UPDATE deliveries SET lease_until = $1 WHERE seq = ANY($2)")
-                .bind(lease_until)
-                .bind(&picked)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE deliveries SET lease_until = $1, lease_owner = $3 WHERE seq = ANY($2)",
+            )
+            .bind(lease_until)
+            .bind(&picked)
+            .bind(node)
+            .execute(&mut *tx)
+            .await?;
         }
         due_hints::refresh::<Postgres>(&mut tx, endpoint_id).await?;
         seqs.extend(picked);
@@ -204,6 +212,29 @@ pub async fn claim(pool: &PgPool, key: &DataKey, claim: &Claim<'_>) -> Result<Ve
         });
     }
     Ok(jobs)
+}
+
+/// Releases every lease `node` holds (it just started: they are its previous life's) and
+/// makes their endpoints due again; returns how many.
+pub async fn release_own(pool: &PgPool, node: &str) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    let endpoints: Vec<String> = sqlx::query_scalar(
+        "UPDATE deliveries SET lease_until = NULL, lease_owner = NULL
+         WHERE lease_owner = $1 AND lease_until IS NOT NULL AND status = 'pending'
+         RETURNING endpoint_id",
+    )
+    .bind(node)
+    .fetch_all(&mut *tx)
+    .await?;
+    let n = endpoints.len() as u64;
+    for ep in endpoints.into_iter().collect::<HashSet<_>>() {
+        due_hints::refresh::<Postgres>(&mut tx, &ep).await?;
+    }
+    if n > 0 {
+        notify(&mut tx).await?;
+    }
+    tx.commit().await?;
+    Ok(n)
 }
 
 pub async fn release(pool: &PgPool, ids: &[String]) -> Result<()> {

@@ -55,6 +55,7 @@ impl<D: Backend> GroupCommit<D> {
     pub fn start(
         writer: Arc<D::Writer>,
         key: Arc<DataKey>,
+        lease_owner: Option<Arc<str>>,
         handoff: IngestSide,
         active: Option<Arc<ActiveEndpoints>>,
         carpool: Option<Arc<OutcomeCarpool<D>>>,
@@ -77,6 +78,7 @@ impl<D: Backend> GroupCommit<D> {
                 let written = write_group::<D>(
                     &writer,
                     &key,
+                    lease_owner.clone(),
                     &mut group,
                     &handoff,
                     active.as_deref(),
@@ -135,6 +137,9 @@ struct Rows {
     /// A delivery stays in the store that the engine must be woken to claim (one of a full
     /// endpoint's needs no wake: the engine claims when that endpoint's queue frees).
     wake: bool,
+    /// Recorded with each handed-over delivery's lease where several processes share the
+    /// store (`SqlStore::owns_leases`).
+    lease_owner: Option<Arc<str>>,
 }
 
 struct DeliveryRow {
@@ -149,13 +154,25 @@ struct DeliveryRow {
 async fn write_group<D: Backend>(
     w: &D::Writer,
     key: &DataKey,
+    lease_owner: Option<Arc<str>>,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
     carpool: Option<&OutcomeCarpool<D>>,
 ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
     let mut jobs = Vec::new();
-    match write_planned::<D>(w, key, group, handoff, active, carpool, &mut jobs).await {
+    match write_planned::<D>(
+        w,
+        key,
+        lease_owner,
+        group,
+        handoff,
+        active,
+        carpool,
+        &mut jobs,
+    )
+    .await
+    {
         Ok((out, wake)) => Ok((out, jobs, wake)),
         Err(e) => {
             // Nothing was committed: the engine's room taken for the hand-over goes back.
@@ -170,6 +187,7 @@ async fn write_group<D: Backend>(
 async fn write_planned<D: Backend>(
     w: &D::Writer,
     key: &DataKey,
+    lease_owner: Option<Arc<str>>,
     group: &mut [IngestJob],
     handoff: &IngestSide,
     active: Option<&ActiveEndpoints>,
@@ -177,7 +195,10 @@ async fn write_planned<D: Backend>(
     jobs: &mut Vec<(Job, i64)>,
 ) -> Result<(Vec<Vec<IngestResult>>, bool)> {
     let mut conn = D::lock_writer(w).await?;
-    let mut rows = Rows::default();
+    let mut rows = Rows {
+        lease_owner,
+        ..Rows::default()
+    };
     // Looked at with the writer held, so no endpoint write is half done (see
     // `active_endpoints`).
     let planned = plan::kept_fan_out(group, active)
@@ -248,8 +269,14 @@ fn push_inserts<'a, D: Backend>(script: &mut Script<'a, D>, rows: &'a Rows) {
     for chunk in rows.deliveries.chunks(ROWS_PER_INSERT) {
         let q = script.statement();
         q.push("INSERT ").push(D::OR_FAIL).push(
-            "INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at) ",
+            "INTO deliveries (id, app_id, event_id, endpoint_id, status, attempts, next_attempt_at, lease_until, created_at",
         );
+        let owner = rows.lease_owner.as_deref();
+        q.push(if owner.is_some() {
+            ", lease_owner) "
+        } else {
+            ") "
+        });
         q.push_values(chunk, |mut b, d| {
             b.push_bind(&d.id)
                 .push_bind(&d.app_id)
@@ -260,6 +287,9 @@ fn push_inserts<'a, D: Backend>(script: &mut Script<'a, D>, rows: &'a Rows) {
                 .push_bind(d.created_at)
                 .push_bind(d.lease_until)
                 .push_bind(d.created_at);
+            if let Some(owner) = owner {
+                b.push_bind(d.lease_until.map(|_| owner));
+            }
         });
     }
 }

@@ -25,6 +25,10 @@ pub struct SqlStore<D: Backend> {
     pub(crate) write: Arc<D::Writer>,
     /// Seals and opens the endpoints' secrets (`store::data_key`).
     pub(crate) key: Arc<DataKey>,
+    /// This process among those sharing the store (`crate::node`); where several do, each
+    /// lease records it, so a restarted node takes its own back at once (a single process
+    /// simply releases every lease at start).
+    pub(crate) node: String,
     ingest: GroupCommit<D>,
     pub(crate) memory: Option<Memory<D>>,
     /// Held for the store's life (SQLite: the data directory's lock, the checkpointer).
@@ -52,14 +56,18 @@ impl<D: Backend> SqlStore<D> {
         read: Pool<D>,
         write: Arc<D::Writer>,
         key: DataKey,
+        lease_owner: Option<String>,
         handoff: IngestSide,
         memory: Option<Memory<D>>,
         held: Option<Arc<dyn Send + Sync>>,
     ) -> Self {
         let key = Arc::new(key);
+        let owns_leases = lease_owner.is_some();
+        let node = lease_owner.unwrap_or_else(|| crate::node::NodeId::fresh().id);
         let ingest = GroupCommit::start(
             write.clone(),
             key.clone(),
+            owns_leases.then(|| Arc::from(node.as_str())),
             handoff,
             memory.as_ref().map(|m| m.active.clone()),
             memory.as_ref().map(|m| m.carpool.clone()),
@@ -68,6 +76,7 @@ impl<D: Backend> SqlStore<D> {
             read,
             write,
             key,
+            node,
             ingest,
             memory,
             _held: held,
@@ -118,6 +127,10 @@ impl<D: Backend> SqlStore<D> {
 
 #[async_trait]
 impl<D: Backend> Store for SqlStore<D> {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
     async fn ping(&self) -> Result<()> {
         super::query::query::<D>("SELECT 1")
             .execute(&self.read)

@@ -118,6 +118,7 @@ impl SqlStore<Sqlite> {
             read,
             write,
             key,
+            None,
             handoff,
             Some(memory),
             Some(held),
