@@ -61,6 +61,14 @@ impl<D: Backend> GroupCommit<D> {
         carpool: Option<Arc<OutcomeCarpool<D>>>,
     ) -> Self {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
+        let to = GroupWriter::<D> {
+            writer,
+            key,
+            lease_owner,
+            handoff,
+            active,
+            carpool,
+        };
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut bytes = first.bytes();
@@ -75,16 +83,7 @@ impl<D: Backend> GroupCommit<D> {
                     }
                 }
                 let started = std::time::Instant::now();
-                let written = write_group::<D>(
-                    &writer,
-                    &key,
-                    lease_owner.clone(),
-                    &mut group,
-                    &handoff,
-                    active.as_deref(),
-                    carpool.as_deref(),
-                )
-                .await;
+                let written = to.write_group(&mut group).await;
                 metrics::histogram!("herald_ingest_commit_seconds")
                     .record(started.elapsed().as_secs_f64());
                 match written {
@@ -93,9 +92,9 @@ impl<D: Backend> GroupCommit<D> {
                         for (job, r) in group.into_iter().zip(results) {
                             let _ = job.reply.send(Ok(r));
                         }
-                        handoff.send(jobs);
+                        to.handoff.send(jobs);
                         if wake {
-                            handoff.wake();
+                            to.handoff.wake();
                         }
                     }
                     Err(e) => {
@@ -151,90 +150,85 @@ struct DeliveryRow {
     lease_until: Option<i64>,
 }
 
-async fn write_group<D: Backend>(
-    w: &D::Writer,
-    key: &DataKey,
+/// What the writer task writes with: where, how secrets are sealed and leases owned, and
+/// what it shares with the engine and the outcome recorder.
+struct GroupWriter<D: Backend> {
+    writer: Arc<D::Writer>,
+    key: Arc<DataKey>,
     lease_owner: Option<Arc<str>>,
-    group: &mut [IngestJob],
-    handoff: &IngestSide,
-    active: Option<&ActiveEndpoints>,
-    carpool: Option<&OutcomeCarpool<D>>,
-) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
-    let mut jobs = Vec::new();
-    match write_planned::<D>(
-        w,
-        key,
-        lease_owner,
-        group,
-        handoff,
-        active,
-        carpool,
-        &mut jobs,
-    )
-    .await
-    {
-        Ok((out, wake)) => Ok((out, jobs, wake)),
-        Err(e) => {
-            // Nothing was committed: the engine's room taken for the hand-over goes back.
-            handoff.refund(jobs.len());
-            Err(e)
-        }
-    }
+    handoff: IngestSide,
+    active: Option<Arc<ActiveEndpoints>>,
+    carpool: Option<Arc<OutcomeCarpool<D>>>,
 }
 
-/// Writes the group in one transaction; `true` when deliveries were left in the store that
-/// the engine must be woken to claim.
-async fn write_planned<D: Backend>(
-    w: &D::Writer,
-    key: &DataKey,
-    lease_owner: Option<Arc<str>>,
-    group: &mut [IngestJob],
-    handoff: &IngestSide,
-    active: Option<&ActiveEndpoints>,
-    carpool: Option<&OutcomeCarpool<D>>,
-    jobs: &mut Vec<(Job, i64)>,
-) -> Result<(Vec<Vec<IngestResult>>, bool)> {
-    let mut conn = D::lock_writer(w).await?;
-    let mut rows = Rows {
-        lease_owner,
-        ..Rows::default()
-    };
-    // Looked at with the writer held, so no endpoint write is half done (see
-    // `active_endpoints`).
-    let planned = plan::kept_fan_out(group, active)
-        .map(|lists| plan::plan_kept(group, &lists, handoff, &mut rows, jobs));
-    let out = match planned {
-        Some(out) => {
-            // Nothing to read: on SQLite the commit is the only round trip. A waiting outcome
-            // batch comes along; should that transaction fail, the group is written alone
-            // (a batch's fault must not fail an ingest) and the batch goes back.
-            if let Some(ride) = carpool.and_then(Carpool::take) {
+impl<D: Backend> GroupWriter<D> {
+    async fn write_group(
+        &self,
+        group: &mut [IngestJob],
+    ) -> Result<(Vec<Vec<IngestResult>>, Vec<(Job, i64)>, bool)> {
+        let mut jobs = Vec::new();
+        match self.write_planned(group, &mut jobs).await {
+            Ok((out, wake)) => Ok((out, jobs, wake)),
+            Err(e) => {
+                // Nothing was committed: the engine's room taken for the hand-over goes back.
+                self.handoff.refund(jobs.len());
+                Err(e)
+            }
+        }
+    }
+
+    /// Writes the group in one transaction; `true` when deliveries were left in the store
+    /// that the engine must be woken to claim.
+    async fn write_planned(
+        &self,
+        group: &mut [IngestJob],
+        jobs: &mut Vec<(Job, i64)>,
+    ) -> Result<(Vec<Vec<IngestResult>>, bool)> {
+        let (handoff, active) = (&self.handoff, self.active.as_deref());
+        let mut conn = D::lock_writer(&self.writer).await?;
+        let mut rows = Rows {
+            lease_owner: self.lease_owner.clone(),
+            ..Rows::default()
+        };
+        // Looked at with the writer held, so no endpoint write is half done (see
+        // `active_endpoints`).
+        let planned = plan::kept_fan_out(group, active)
+            .map(|lists| plan::plan_kept(group, &lists, handoff, &mut rows, jobs));
+        let out = match planned {
+            Some(out) => {
+                // Nothing to read: on SQLite the commit is the only round trip. A waiting
+                // outcome batch comes along; should that transaction fail, the group is
+                // written alone (a batch's fault must not fail an ingest) and the batch goes
+                // back.
+                if let Some(ride) = self.carpool.as_deref().and_then(Carpool::take) {
+                    let mut script = Script::transaction();
+                    push_rows(&mut script, &rows);
+                    super::outcomes::push_batch(&mut script, &ride.load);
+                    if let Ok(returned) = D::commit_script(&mut conn, script).await {
+                        ride.arrived(returned);
+                        return Ok((out, rows.wake));
+                    }
+                }
                 let mut script = Script::transaction();
                 push_rows(&mut script, &rows);
-                super::outcomes::push_batch(&mut script, &ride.load);
-                if let Ok(returned) = D::commit_script(&mut conn, script).await {
-                    ride.arrived(returned);
-                    return Ok((out, rows.wake));
-                }
+                D::commit_script(&mut conn, script).await?;
+                out
             }
-            let mut script = Script::transaction();
-            push_rows(&mut script, &rows);
-            D::commit_script(&mut conn, script).await?;
-            out
-        }
-        None => {
-            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-            let out =
-                plan::plan_reading::<D>(&mut tx, key, group, active, handoff, &mut rows, jobs)
-                    .await?;
-            let mut script = Script::<D>::default();
-            push_rows(&mut script, &rows);
-            script.run(&mut tx).await?;
-            tx.commit().await?;
-            out
-        }
-    };
-    Ok((out, rows.wake))
+            None => {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let out = plan::plan_reading::<D>(
+                    &mut tx, &self.key, group, active, handoff, &mut rows, jobs,
+                )
+                .await?;
+                let mut script = Script::<D>::default();
+                push_rows(&mut script, &rows);
+                script.run(&mut tx).await?;
+                tx.commit().await?;
+                out
+            }
+        };
+        Ok((out, rows.wake))
+    }
 }
 
 /// A group's rows, and the due hints of the endpoints whose deliveries stay in the store
