@@ -137,6 +137,28 @@ fn shown(ep: &Endpoint, who: &Principal) -> EndpointOut {
     out
 }
 
+/// A header sent back as `***` (the value [`shown`] hides from all but admin keys) keeps
+/// the value it has: a portal that edits an endpoint must not overwrite its credentials
+/// with the mask. `***` for a header the endpoint does not have is refused.
+fn keep_hidden_values(
+    mut wanted: serde_json::Map<String, serde_json::Value>,
+    stored: &serde_json::Map<String, serde_json::Value>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ApiError> {
+    for (name, value) in wanted.iter_mut() {
+        if value.as_str() == Some("***") {
+            *value = stored.get(name).cloned().ok_or_else(|| {
+                ApiError::invalid(
+                    format!("headers.{name}"),
+                    format!(
+                        "`***` keeps the value header {name} has, and it has none: give its value"
+                    ),
+                )
+            })?;
+        }
+    }
+    Ok(wanted)
+}
+
 async fn load(
     state: &AppState,
     who: &Principal,
@@ -272,7 +294,7 @@ async fn update_endpoint(
     }
     if let Some(h) = p.headers {
         check_headers(&h)?;
-        ep.headers = h;
+        ep.headers = keep_hidden_values(h, &ep.headers)?;
     }
     if let Some(f) = p.format {
         ep.format = f;

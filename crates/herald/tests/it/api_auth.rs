@@ -330,6 +330,61 @@ async fn endpoint_credentials_are_shown_to_admin_keys_only() {
     }
 }
 
+on_backends!(both: masked_header_values_sent_back_keep_their_value);
+/// A writable portal session sees header values as `***`; sending the headers back as it
+/// saw them (with a change beside) keeps the stored credentials instead of storing `***`.
+async fn masked_header_values_sent_back_keep_their_value() {
+    let h = Herald::start(&[]).await;
+    let rx = Receiver::start().await;
+    let app = h.app().await;
+    let ep = h
+        .endpoint(
+            &app,
+            &rx.url("/masked"),
+            json!({"headers": {"Authorization": "Bearer s3cr3t-value"}}),
+        )
+        .await;
+    let path = format!("/v1/apps/{app}/endpoints/{}", ep["id"].as_str().unwrap());
+    let (s, p) = h
+        .post(&format!("/v1/apps/{app}/portal-sessions"), json!({}))
+        .await;
+    assert_eq!(s, 201, "{p}");
+    let token = p["token"].as_str().unwrap();
+    let (_, seen) = h.call(Method::GET, &path, Some(token), None).await;
+    let mut headers = seen["headers"].clone();
+    assert_eq!(headers["Authorization"], "***");
+    headers["X-Team"] = json!("blue");
+    let (s, v) = h
+        .call(
+            Method::PATCH,
+            &path,
+            Some(token),
+            Some(json!({"headers": headers})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (_, stored) = h.get(&path).await;
+    assert_eq!(stored["headers"]["Authorization"], "Bearer s3cr3t-value");
+    assert_eq!(stored["headers"]["X-Team"], "blue");
+    h.send(&app, "a.b", json!({})).await;
+    let got = rx
+        .wait("/masked", 1, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(got[0].header("authorization"), "Bearer s3cr3t-value");
+    // `***` for a header the endpoint does not have is refused, and changes nothing.
+    let (s, v) = h
+        .call(
+            Method::PATCH,
+            &path,
+            Some(token),
+            Some(json!({"headers": {"X-New": "***"}})),
+        )
+        .await;
+    assert_error(s, &v, 400, "invalid_request");
+    let (_, stored) = h.get(&path).await;
+    assert_eq!(stored["headers"]["X-Team"], "blue");
+}
+
 /// `herald recovery-key` with `args`: the key it printed.
 fn recovery_key(args: &[String]) -> String {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_herald"))
