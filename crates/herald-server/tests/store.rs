@@ -122,6 +122,7 @@ contract!(
     ordered_endpoints_give_one_at_a_time,
     outcomes_move_deliveries_on,
     retries_recovery_and_deletes,
+    two_revocations_at_once_leave_an_admin_key,
 );
 
 const NOW: i64 = 1_800_000_000_000;
@@ -576,4 +577,40 @@ async fn retries_recovery_and_deletes(s: &dyn Store) {
     assert_eq!(s.sweep_events(NOW + 1_000, 100).await.unwrap(), 2);
     assert!(s.event("app_d", "evt_1").await.unwrap().is_none());
     assert!(s.delivery("app_d", &del).await.unwrap().is_none());
+}
+
+/// Two requests revoking the last two admin keys at the same moment: one goes through, the
+/// other is refused (each alone would see the other's key and go through).
+async fn two_revocations_at_once_leave_an_admin_key(s: &dyn Store) {
+    let admin = |id: String| ApiKey {
+        key_hash: format!("hash_{id}"),
+        id,
+        name: "admin".into(),
+        scope: Scope::Admin,
+        app_id: None,
+        read_only: false,
+        expires_at: None,
+        created_at: NOW,
+    };
+    s.insert_key(&admin("key_r0".into())).await.unwrap();
+    let mut survivor = "key_r0".to_string();
+    for round in 1..=20 {
+        let fresh = format!("key_r{round}");
+        s.insert_key(&admin(fresh.clone())).await.unwrap();
+        let (a, b) = tokio::join!(s.delete_key(&survivor), s.delete_key(&fresh));
+        let refused = |r: &Result<(), StoreError>| {
+            matches!(
+                r,
+                Err(StoreError::Conflict {
+                    code: "last_admin_key",
+                    ..
+                })
+            )
+        };
+        match (&a, &b) {
+            (Ok(()), r) if refused(r) => survivor = fresh,
+            (r, Ok(())) if refused(r) => {}
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
 }

@@ -20,6 +20,7 @@ impl Backend for Postgres {
     /// SQLite's only (see `sqlite/backend.rs`).
     const OR_FAIL: &'static str = "";
     const JSON_ROWS: bool = false;
+    const LOCK_ROWS: &'static str = " FOR UPDATE";
 
     sqlx_calls!(PgRow);
 

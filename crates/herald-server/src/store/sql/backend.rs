@@ -26,6 +26,9 @@ pub trait Backend: sqlx::Database + Sized {
     /// Many rows' values go in one JSON argument read with `json_each` (the statement's SQL
     /// is the same for any number of rows); otherwise in a VALUES list.
     const JSON_ROWS: bool;
+    /// Appended to a SELECT whose rows the transaction must hold until it ends (`" FOR
+    /// UPDATE"`; nothing on SQLite, whose one writer already runs transactions in turn).
+    const LOCK_ROWS: &'static str;
 
     // --- sqlx, for the shared queries (see `sql/query.rs`) --------------------------
     /// Adds a bound value to `args`.

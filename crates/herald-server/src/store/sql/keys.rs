@@ -48,24 +48,32 @@ pub async fn list<D: Backend>(pool: &Pool<D>, page: PageReq) -> Result<Page<ApiK
 }
 
 /// Deletes a key, unless it is the last admin key that no application scopes: the operator
-/// could never get back in (`security.md`). One statement, so the check and the delete see
-/// the same keys.
+/// could never get back in (`security.md`). The admin keys are locked first (`LOCK_ROWS`),
+/// so two revocations at once cannot each see the other's key and both go through.
 pub async fn delete<D: Backend>(w: &D::Writer, id: &str) -> Result<()> {
     let mut conn = D::lock_writer(w).await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    query::<D>(&format!(
+        "SELECT id FROM api_keys WHERE scope = 'admin' AND app_id IS NULL{}",
+        D::LOCK_ROWS
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
     let n = query::<D>(
         "DELETE FROM api_keys WHERE id = $1 AND NOT (
            scope = 'admin' AND app_id IS NULL
            AND (SELECT COUNT(*) FROM api_keys WHERE scope = 'admin' AND app_id IS NULL) <= 1)",
     )
     .bind(id)
-    .execute(&mut *conn)
+    .execute(&mut *tx)
     .await?;
     if n > 0 {
+        tx.commit().await?;
         return Ok(());
     }
     let exists: i64 = query::<D>("SELECT COUNT(*) FROM api_keys WHERE id = $1")
         .bind(id)
-        .scalar(&mut *conn)
+        .scalar(&mut *tx)
         .await?;
     Err(if exists > 0 {
         StoreError::Conflict {

@@ -23,6 +23,7 @@ impl Backend for Sqlite {
     /// statement's partial changes until that rollback) needs no journal.
     const OR_FAIL: &'static str = "OR FAIL ";
     const JSON_ROWS: bool = true;
+    const LOCK_ROWS: &'static str = "";
 
     sqlx_calls!(SqliteRow);
 
