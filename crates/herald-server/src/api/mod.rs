@@ -9,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod keys;
+pub mod openapi;
 pub mod ops;
 pub mod portal;
 pub mod session;
@@ -82,7 +83,9 @@ pub fn router(state: AppState) -> Router {
         .merge(session::routes())
         .merge(ops::routes())
         .split_for_parts();
-    let doc = Arc::new(doc);
+    let doc = Arc::new(openapi::complete(
+        serde_json::to_value(&doc).expect("the OpenAPI document serialises"),
+    ));
     api.route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
         idempotency::layer,
