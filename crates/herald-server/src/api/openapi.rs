@@ -10,6 +10,7 @@
 //!   batch request's items as the server takes them: 1 to 100 JSON values, each checked
 //!   alone (one that is not an event request fails alone, in the 207);
 //! - an event type's `schema`: a JSON Schema, so an object or a boolean;
+//! - the rules the handlers check (`domain.rs`, `api/*`): patterns, lengths and ranges;
 //! - the bodies the server does not require: a PATCH without one changes nothing, a
 //!   rotation without one generates the secret, a portal session without one takes the
 //!   defaults.
@@ -50,6 +51,16 @@ pub fn complete(mut doc: Value) -> Value {
             event_out["properties"]["payload"] =
                 json!({"description": "The payload exactly as received: any JSON value."});
         }
+        for (schema, property, rule) in rules() {
+            if let Some(p) = schemas
+                .get_mut(schema)
+                .and_then(|s| s.pointer_mut(&format!("/properties/{property}")))
+            {
+                if let (Some(p), Some(rule)) = (p.as_object_mut(), rule.as_object()) {
+                    p.extend(rule.clone());
+                }
+            }
+        }
         // A JSON Schema may be a boolean (`true` takes every event, `false` none).
         for name in ["EventTypeIn", "EventTypePatch", "EventTypeOut"] {
             if let Some(s) = schemas.get_mut(name) {
@@ -86,6 +97,54 @@ pub fn complete(mut doc: Value) -> Value {
         );
     }
     doc
+}
+
+/// Event type names (`domain::valid_event_type_name`).
+const TYPE_NAME: &str = r"^[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*$";
+
+/// The checks of the handlers, as schema keywords: (schema, property, keywords).
+fn rules() -> Vec<(&'static str, &'static str, Value)> {
+    let not_blank = json!({"minLength": 1, "pattern": r"\S"});
+    let uid = json!({"pattern": r"^[a-zA-Z0-9_.-]{1,64}$"});
+    let url = json!({"format": "uri", "pattern": r"^[hH][tT][tT][pP][sS]?://[^/?#\s]+"});
+    let filters = json!({"items": {"pattern": r"^(\*|[a-zA-Z0-9_-]+(\.[a-zA-Z0-9_-]+)*(\.\*)?)$", "maxLength": 258}});
+    let rate = json!({"minimum": 1, "maximum": 100_000});
+    let in_flight = json!({"minimum": 1, "maximum": 1000});
+    let secret = json!({"pattern": r"^whsec_[A-Za-z0-9+/]{32,88}={0,2}$"});
+    vec![
+        ("AppIn", "name", not_blank.clone()),
+        ("AppPatch", "name", not_blank.clone()),
+        ("AppIn", "uid", uid.clone()),
+        ("AppPatch", "uid", uid),
+        ("KeyIn", "name", not_blank),
+        ("KeyIn", "scope", json!({"enum": ["admin", "producer"]})),
+        (
+            "EventIn",
+            "type",
+            json!({"pattern": TYPE_NAME, "maxLength": 256}),
+        ),
+        (
+            "EventTypeIn",
+            "name",
+            json!({"pattern": TYPE_NAME, "maxLength": 256}),
+        ),
+        ("EndpointIn", "url", url.clone()),
+        ("EndpointPatch", "url", url),
+        ("EndpointIn", "event_types", filters.clone()),
+        ("EndpointPatch", "event_types", filters),
+        ("EndpointIn", "rate_limit", rate.clone()),
+        ("EndpointPatch", "rate_limit", rate),
+        ("EndpointIn", "max_in_flight", in_flight.clone()),
+        ("EndpointPatch", "max_in_flight", in_flight),
+        ("EndpointIn", "secret", secret.clone()),
+        ("RotateIn", "secret", secret),
+        ("RecoverIn", "since", json!({"format": "date-time"})),
+        (
+            "PortalSessionIn",
+            "expires_in",
+            json!({"minimum": 1, "maximum": 604_800}),
+        ),
+    ]
 }
 
 /// Adds the error answers `method path` can give that its annotation does not list.
