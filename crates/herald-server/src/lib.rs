@@ -41,7 +41,7 @@ use secrecy::ExposeSecret;
 
 use crate::config::Config;
 use crate::handoff::IngestSide;
-use crate::store::{ApiKey, Scope, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 /// Why the server could not start, or stopped other than by its shutdown signal.
 #[derive(Debug, thiserror::Error)]
@@ -165,16 +165,7 @@ pub async fn bootstrap_admin_key(
         .map(|k| k.expose_secret().to_string());
     let secret = given.clone().unwrap_or_else(api::keys::generate_key);
     store
-        .insert_key(&ApiKey {
-            id: ids::new_id(ids::Kind::Key),
-            name: "bootstrap admin".into(),
-            scope: Scope::Admin,
-            app_id: None,
-            key_hash: api::extract::hash_key(&secret),
-            read_only: false,
-            expires_at: None,
-            created_at: timefmt::now_ms(),
-        })
+        .insert_key(&api::keys::admin_key("bootstrap admin", &secret))
         .await?;
     Ok(if given.is_some() { None } else { Some(secret) })
 }

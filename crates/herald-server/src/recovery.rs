@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::store::{ApiKey, Scope, StoreError};
-use crate::{api, ids, store, timefmt};
+use crate::store::StoreError;
+use crate::{api, store};
 
 /// Where the store is.
 #[derive(Clone, Copy)]
@@ -20,16 +20,7 @@ pub enum StoreAt<'a> {
 /// miss, never remembered as unknown.
 pub async fn create_recovery_key(at: StoreAt<'_>) -> Result<String, StoreError> {
     let secret = api::keys::generate_key();
-    let key = ApiKey {
-        id: ids::new_id(ids::Kind::Key),
-        name: "recovery admin".into(),
-        scope: Scope::Admin,
-        app_id: None,
-        key_hash: api::extract::hash_key(&secret),
-        read_only: false,
-        expires_at: None,
-        created_at: timefmt::now_ms(),
-    };
+    let key = api::keys::admin_key("recovery admin", &secret);
     match at {
         StoreAt::Sqlite(dir) => store::sqlite::insert_key_beside_server(dir, &key).await?,
         StoreAt::Postgres(url) => {

@@ -27,6 +27,20 @@ pub fn generate_key() -> String {
     format!("hrd_{}", B64URL.encode(bytes))
 }
 
+/// A new unscoped admin key named `name` whose secret is `secret` (only its hash is kept).
+pub fn admin_key(name: &str, secret: &str) -> ApiKey {
+    ApiKey {
+        id: crate::ids::new_id(crate::ids::Kind::Key),
+        name: name.into(),
+        scope: Scope::Admin,
+        app_id: None,
+        key_hash: super::extract::hash_key(secret),
+        read_only: false,
+        expires_at: None,
+        created_at: crate::timefmt::now_ms(),
+    }
+}
+
 /// Stores a new key and returns its secret.
 pub async fn issue_key(
     state: &AppState,

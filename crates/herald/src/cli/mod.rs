@@ -11,6 +11,7 @@ pub mod listen;
 pub mod output;
 pub mod recovery_key;
 pub mod rotate_encryption_key;
+pub mod store_args;
 pub mod verify;
 
 use futures_util::StreamExt;

@@ -1,11 +1,10 @@
 //! `herald rotate-encryption-key`: every stored secret resealed under a new data key, on a
 //! stopped store (`security.md`).
 
-use std::path::PathBuf;
-
-use herald_server::recovery::StoreAt;
 use herald_server::rekey::rotate_encryption_key;
 use secrecy::SecretString;
+
+use super::store_args::StoreArgs;
 
 /// The two keys and the store.
 #[derive(clap::Args)]
@@ -17,24 +16,13 @@ pub struct RotateEncryptionKeyArgs {
     /// The new data key (base64, 32 bytes; e.g. `openssl rand -base64 32`).
     #[arg(long)]
     pub new: String,
-    /// Directory of the SQLite store (default ./herald-data).
-    #[arg(long, conflicts_with = "database_url")]
-    pub data_dir: Option<PathBuf>,
-    /// postgres://… of the PostgreSQL store.
-    #[arg(long)]
-    pub database_url: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 pub async fn run(args: RotateEncryptionKeyArgs) -> Result<(), String> {
-    let dir = args
-        .data_dir
-        .unwrap_or_else(|| PathBuf::from("./herald-data"));
-    let at = match &args.database_url {
-        Some(url) => StoreAt::Postgres(url),
-        None => StoreAt::Sqlite(&dir),
-    };
     let (old, new) = (SecretString::from(args.old), SecretString::from(args.new));
-    let n = rotate_encryption_key(at, &old, &new)
+    let n = rotate_encryption_key(args.store.at(), &old, &new)
         .await
         .map_err(|e| format!("rotating the encryption key: {e}"))?;
     println!("resealed the secrets of {n} endpoints under the new key");
