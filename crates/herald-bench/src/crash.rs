@@ -45,13 +45,7 @@ pub async fn run(target: &mut Target, args: &BenchArgs) -> Result<BenchResult, S
     .await?;
     let app = app["id"].as_str().ok_or("the app has no id")?.to_string();
     let arrivals = Arrivals::new(1, events, clock, args.sick);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("binding the sink: {e}"))?;
-    let sink_url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let (listener, sink_url) = sink::bind().await?;
     sink::serve(listener, arrivals.clone());
     create_endpoint(&client, args, &app, format!("{sink_url}/e/0")).await?;
 

@@ -161,13 +161,7 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         ..BenchResult::default()
     };
 
-    let sink_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| format!("binding the sink: {e}"))?;
-    let sink_url = format!(
-        "http://{}",
-        sink_listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let (sink_listener, sink_url) = sink::bind().await?;
 
     let started = Instant::now();
     if args.scenario == Scenario::Backlog {

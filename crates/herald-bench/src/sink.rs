@@ -157,6 +157,18 @@ async fn baseline(State(arrivals): State<Arc<Arrivals>>, body: Bytes) -> StatusC
     }
 }
 
+/// A listener for the sink on a free loopback port, and its URL.
+pub async fn bind() -> Result<(tokio::net::TcpListener, String), String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("binding the sink: {e}"))?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    Ok((listener, url))
+}
+
 /// Serves the sink on `listener` until the process ends: `/e/{endpoint}` records,
 /// `/sick` misbehaves, `/baseline` only parses.
 pub fn serve(listener: tokio::net::TcpListener, arrivals: Arc<Arrivals>) {

@@ -13,7 +13,8 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::StoreError;
 
-const PREFIX: &str = "enc:v1:";
+/// What every sealed value starts with.
+pub const PREFIX: &str = "enc:v1:";
 const NONCE_LEN: usize = 24;
 /// What the check value seals: a node with another key cannot open it.
 const CHECK_TEXT: &str = "herald data key check";

@@ -48,27 +48,9 @@ const ROWS_PER_INSERT: usize = 400;
 pub type OutcomeCarpool<D> = Carpool<Vec<RecordedOutcome>, Vec<<D as sqlx::Database>::Row>>;
 
 impl<D: Backend> GroupCommit<D> {
-    /// `active`: the in-memory copy of each app's active endpoints, for a backend with one
-    /// writer connection (see `store::sqlite::active_endpoints`); `None` reads them every group.
-    /// `carpool`: outcome batches a group takes into its transaction (one writer too).
-    /// `handoff`: ingest's end of the hand-off to the engine (`crate::handoff`).
-    pub fn start(
-        writer: Arc<D::Writer>,
-        key: Arc<DataKey>,
-        lease_owner: Option<Arc<str>>,
-        handoff: IngestSide,
-        active: Option<Arc<ActiveEndpoints>>,
-        carpool: Option<Arc<OutcomeCarpool<D>>>,
-    ) -> Self {
+    /// Starts the writer task, which writes every group with `to`.
+    pub fn start(to: GroupWriter<D>) -> Self {
         let (jobs, mut rx) = tokio::sync::mpsc::channel::<IngestJob>(4 * GROUP_MAX);
-        let to = GroupWriter::<D> {
-            writer,
-            key,
-            lease_owner,
-            handoff,
-            active,
-            carpool,
-        };
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
                 let mut bytes = first.bytes();
@@ -152,13 +134,18 @@ struct DeliveryRow {
 
 /// What the writer task writes with: where, how secrets are sealed and leases owned, and
 /// what it shares with the engine and the outcome recorder.
-struct GroupWriter<D: Backend> {
-    writer: Arc<D::Writer>,
-    key: Arc<DataKey>,
-    lease_owner: Option<Arc<str>>,
-    handoff: IngestSide,
-    active: Option<Arc<ActiveEndpoints>>,
-    carpool: Option<Arc<OutcomeCarpool<D>>>,
+pub struct GroupWriter<D: Backend> {
+    pub writer: Arc<D::Writer>,
+    pub key: Arc<DataKey>,
+    /// Recorded with handed-over leases where several processes share the store.
+    pub lease_owner: Option<Arc<str>>,
+    /// Ingest's end of the hand-off to the engine (`crate::handoff`).
+    pub handoff: IngestSide,
+    /// The in-memory copy of each app's active endpoints, for a backend with one writer
+    /// connection (`store::sqlite::active_endpoints`); `None` reads them every group.
+    pub active: Option<Arc<ActiveEndpoints>>,
+    /// Outcome batches a group takes into its transaction (one writer too).
+    pub carpool: Option<Arc<OutcomeCarpool<D>>>,
 }
 
 impl<D: Backend> GroupWriter<D> {

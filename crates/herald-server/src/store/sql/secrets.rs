@@ -91,16 +91,21 @@ async fn reseal<D: Backend>(
 ) -> Result<u64> {
     let mut conn = D::lock_writer(w).await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let rows = query::<D>("SELECT id, secret, previous_secrets FROM endpoints")
-        .fetch_all(&mut *tx)
-        .await?;
+    // At start only the rows with a value in clear are read (none, after the first start).
+    let clear = format!(
+        " WHERE secret NOT LIKE '{p}%' OR previous_secrets NOT LIKE '{p}%'",
+        p = data_key::PREFIX
+    );
+    let rows = query::<D>(&format!(
+        "SELECT id, secret, previous_secrets FROM endpoints{}",
+        if only_clear { clear.as_str() } else { "" }
+    ))
+    .fetch_all(&mut *tx)
+    .await?;
     let mut changed = 0;
     for row in rows {
         let (id, secret, previous): (String, String, String) =
             (row.col(0)?, row.col(1)?, row.col(2)?);
-        if only_clear && DataKey::is_sealed(&secret) && DataKey::is_sealed(&previous) {
-            continue;
-        }
         // Values in clear open with any key; sealed ones only with `from`.
         let opener = from.map_or(to, |(key, _)| key);
         let plain_secret = opener.open(&secret)?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::Pool;
 
-use super::ingest::{GroupCommit, OutcomeCarpool};
+use super::ingest::{GroupCommit, GroupWriter, OutcomeCarpool};
 use super::{apps, deliveries, endpoints, event_types, events, keys, outcomes, requests, Backend};
 use crate::handoff::IngestSide;
 use crate::store::data_key::DataKey;
@@ -64,14 +64,14 @@ impl<D: Backend> SqlStore<D> {
         let key = Arc::new(key);
         let owns_leases = lease_owner.is_some();
         let node = lease_owner.unwrap_or_else(|| crate::node::NodeId::fresh().id);
-        let ingest = GroupCommit::start(
-            write.clone(),
-            key.clone(),
-            owns_leases.then(|| Arc::from(node.as_str())),
+        let ingest = GroupCommit::start(GroupWriter {
+            writer: write.clone(),
+            key: key.clone(),
+            lease_owner: owns_leases.then(|| Arc::from(node.as_str())),
             handoff,
-            memory.as_ref().map(|m| m.active.clone()),
-            memory.as_ref().map(|m| m.carpool.clone()),
-        );
+            active: memory.as_ref().map(|m| m.active.clone()),
+            carpool: memory.as_ref().map(|m| m.carpool.clone()),
+        });
         SqlStore {
             read,
             write,
