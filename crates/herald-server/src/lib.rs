@@ -23,6 +23,7 @@ pub mod ids;
 pub mod node;
 pub mod recovery;
 pub mod rekey;
+pub mod routing;
 pub mod schemas;
 pub mod startup;
 pub mod store;

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{integer, nullable, EndpointStatus, Format, SignatureScheme};
+use crate::{integer, nullable, EndpointStatus, Format, SignatureScheme, Transformation};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -45,6 +45,12 @@ pub struct EndpointIn {
     pub secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signature_scheme: Option<SignatureScheme>,
+    /// A CEL expression over `type`, `data`, `source`, `subject`, `metadata`: a delivery is
+    /// made only when it is `true` (`routing.md`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transformation: Option<Transformation>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -92,6 +98,22 @@ pub struct EndpointPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Value>,
+    /// `null` removes the filter.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "nullable"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub filter: Option<Option<String>>,
+    /// `null` removes the transformation.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        deserialize_with = "nullable"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Transformation>))]
+    pub transformation: Option<Option<Transformation>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,6 +135,10 @@ pub struct EndpointOut {
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: serde_json::Value,
     pub signature_scheme: SignatureScheme,
+    #[serde(default)]
+    pub filter: Option<String>,
+    #[serde(default)]
+    pub transformation: Option<Transformation>,
     pub created_at: String,
     pub updated_at: String,
 }

@@ -69,6 +69,10 @@ pub enum Format {
     StandardWebhooks,
     Cloudevents,
     CloudeventsBinary,
+    /// `{"text": …}` for a Slack incoming webhook (`routing.md`).
+    Slack,
+    /// `{"content": …}` for a Discord webhook.
+    Discord,
 }
 
 impl Format {
@@ -77,6 +81,8 @@ impl Format {
             Format::StandardWebhooks => "standard_webhooks",
             Format::Cloudevents => "cloudevents",
             Format::CloudeventsBinary => "cloudevents_binary",
+            Format::Slack => "slack",
+            Format::Discord => "discord",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -84,6 +90,8 @@ impl Format {
             "standard_webhooks" => Some(Self::StandardWebhooks),
             "cloudevents" => Some(Self::Cloudevents),
             "cloudevents_binary" => Some(Self::CloudeventsBinary),
+            "slack" => Some(Self::Slack),
+            "discord" => Some(Self::Discord),
             _ => None,
         }
     }

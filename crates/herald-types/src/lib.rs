@@ -22,6 +22,7 @@ mod keys;
 mod lists;
 mod portal;
 mod queries;
+mod routing;
 
 pub use apps::*;
 pub use deliveries::*;
@@ -34,6 +35,7 @@ pub use keys::*;
 pub use lists::*;
 pub use portal::*;
 pub use queries::*;
+pub use routing::*;
 
 use serde::{Deserialize, Deserializer};
 

@@ -7,6 +7,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::events::{accept_one, EventRequest};
 use super::extract::{encode_cursor, PageQuery, Path, Principal, Query, RawJson};
+use super::routing::{checked_filter, checked_transformation};
 use super::wire::*;
 use super::AppState;
 use crate::domain::{reserved_header, valid_filter};
@@ -159,7 +160,7 @@ fn keep_hidden_values(
     Ok(wanted)
 }
 
-async fn load(
+pub(super) async fn load(
     state: &AppState,
     who: &Principal,
     app: &str,
@@ -195,6 +196,8 @@ async fn create_endpoint(
     if input.metadata.as_ref().is_some_and(|m| !m.is_object()) {
         return Err(ApiError::invalid("metadata", "metadata must be an object"));
     }
+    let filter = checked_filter(input.filter)?;
+    let transformation = checked_transformation(input.transformation).await?;
     let scheme = input.signature_scheme.unwrap_or(SignatureScheme::V1);
     let secret = signing_secret(
         scheme,
@@ -225,6 +228,8 @@ async fn create_endpoint(
         secret,
         previous_secrets: Vec::new(),
         first_failure_at: None,
+        filter,
+        transformation,
         created_at: now,
         updated_at: now,
     };
@@ -307,6 +312,12 @@ async fn update_endpoint(
             return Err(ApiError::invalid("metadata", "metadata must be an object"));
         }
         ep.metadata = m;
+    }
+    if let Some(f) = p.filter {
+        ep.filter = checked_filter(f)?;
+    }
+    if let Some(t) = p.transformation {
+        ep.transformation = checked_transformation(t).await?;
     }
     match p.disabled {
         Some(true) if ep.status == EndpointStatus::Active => {

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod openapi;
 pub mod ops;
 pub mod portal;
+pub mod routing;
 pub mod session;
 pub mod wire;
 
@@ -77,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .merge(apps::routes())
         .merge(event_types::routes())
         .merge(endpoints::routes())
+        .merge(routing::routes())
         .merge(events::routes())
         .merge(deliveries::routes())
         .merge(portal::routes())

@@ -80,6 +80,11 @@ impl From<&store::Endpoint> for EndpointOut {
             ordered: e.ordered,
             metadata: e.metadata.clone(),
             signature_scheme: e.signature_scheme,
+            filter: e.filter.as_ref().map(|f| f.source().to_string()),
+            transformation: e.transformation.as_ref().map(|t| Transformation {
+                code: t.code.to_string(),
+                enabled: t.enabled,
+            }),
             created_at: ts(e.created_at),
             updated_at: ts(e.updated_at),
         }

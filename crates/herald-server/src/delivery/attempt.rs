@@ -26,9 +26,23 @@ pub struct AttemptResult {
     /// (kind, message) for anything but a 2xx.
     pub error: Option<(&'static str, String)>,
     pub retry_after: Option<Duration>,
+    /// A transformation cancelled the delivery: nothing was sent, no attempt is recorded.
+    pub cancelled: bool,
 }
 
 impl AttemptResult {
+    /// No request: the transformation cancelled it, or failed with `error`.
+    pub fn not_sent(error: Option<String>) -> AttemptResult {
+        AttemptResult {
+            duration: Duration::ZERO,
+            status: None,
+            response_body: None,
+            cancelled: error.is_none(),
+            error: error.map(|e| ("transformation", e)),
+            retry_after: None,
+        }
+    }
+
     pub fn succeeded(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
@@ -71,7 +85,7 @@ impl Sender {
     }
 
     /// Sends one attempt; never fails, every problem is an outcome.
-    pub async fn send(&self, url: &str, req: Prepared) -> AttemptResult {
+    pub async fn send(&self, req: Prepared) -> AttemptResult {
         let start = Instant::now();
         let done = |status, body, error, retry_after| AttemptResult {
             duration: start.elapsed(),
@@ -79,8 +93,9 @@ impl Sender {
             response_body: body,
             error,
             retry_after,
+            cancelled: false,
         };
-        let parsed = match reqwest::Url::parse(url) {
+        let parsed = match reqwest::Url::parse(&req.url) {
             Ok(u) => u,
             Err(e) => {
                 return done(
@@ -115,7 +130,7 @@ impl Sender {
         let work = async {
             let mut resp = self
                 .client
-                .post(parsed)
+                .request(req.method, parsed)
                 .headers(headers)
                 .body(req.body)
                 .send()

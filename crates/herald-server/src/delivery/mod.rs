@@ -11,6 +11,7 @@ pub mod attempt;
 mod dispatcher;
 
 pub use dispatcher::lease_ms;
+mod chat;
 mod recorder;
 pub mod request;
 pub mod retry;

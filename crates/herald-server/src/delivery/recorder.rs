@@ -57,6 +57,7 @@ pub async fn run(
                             NextStep::Succeeded => "succeeded",
                             NextStep::RetryAt(_) => "retry",
                             NextStep::Failed | NextStep::Gone => "failed",
+                            NextStep::Cancelled => "cancelled",
                         };
                         metrics::counter!("herald_deliveries_total", "outcome" => label)
                             .increment(1);
@@ -111,15 +112,26 @@ fn outcome(config: &Config, f: &Finished, now: i64) -> RecordedOutcome {
     let r = &f.result;
     metrics::histogram!("herald_delivery_attempt_duration_seconds")
         .record(r.duration.as_secs_f64());
-    let next = next_step(
-        number,
-        r.succeeded(),
-        r.status,
-        &config.retry_schedule,
-        config.retry_jitter,
-        r.retry_after,
-        now,
-    );
+    let next = if r.cancelled {
+        NextStep::Cancelled
+    } else if r
+        .error
+        .as_ref()
+        .is_some_and(|(kind, _)| *kind == "transformation")
+    {
+        // It would fail the same way again: `retry` and `recover` run it anew.
+        NextStep::Failed
+    } else {
+        next_step(
+            number,
+            r.succeeded(),
+            r.status,
+            &config.retry_schedule,
+            config.retry_jitter,
+            r.retry_after,
+            now,
+        )
+    };
     RecordedOutcome {
         attempt: Attempt {
             id: new_id(Kind::Attempt),
@@ -158,6 +170,7 @@ mod tests {
                 response_body: None,
                 error: None,
                 retry_after: None,
+                cancelled: false,
             },
         }
     }

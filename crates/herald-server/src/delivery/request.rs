@@ -1,17 +1,32 @@
 //! Builds what is sent for one attempt: the body for the endpoint's format (with the
-//! payload's original bytes spliced in, never re-encoded) and every header, signed.
+//! payload's original bytes spliced in, never re-encoded), the endpoint's transformation
+//! when it has one on, and every header, signed over the body actually sent.
 
 use herald_signature::SigningKey;
 use secrecy::ExposeSecret;
 
-use crate::store::{Format, Job};
+use super::chat;
+use crate::routing::transform::{self, Outcome, WebhookIn};
+use crate::store::{Format, Job, Transformation};
 use crate::timefmt::format_ms;
 
-/// The body and headers of one attempt.
+/// The request of one attempt.
 #[derive(Debug)]
 pub struct Prepared {
+    pub method: reqwest::Method,
+    pub url: String,
     pub body: Vec<u8>,
     pub headers: Vec<(String, String)>,
+}
+
+/// What an attempt does.
+#[derive(Debug)]
+pub enum Prep {
+    Send(Prepared),
+    /// The transformation set `cancel`: no request, no attempt.
+    Cancelled,
+    /// The transformation failed (`error.kind = "transformation"`).
+    Failed(String),
 }
 
 fn json_str(s: &str) -> String {
@@ -54,6 +69,8 @@ pub fn body(job: &Job) -> Vec<u8> {
             b
         }
         Format::CloudeventsBinary => job.payload.to_vec(),
+        Format::Slack => chat::slack(&job.event_type, &job.event_id, &job.payload),
+        Format::Discord => chat::discord(&job.event_type, &job.event_id, &job.payload),
     }
 }
 
@@ -71,9 +88,63 @@ pub fn signing_keys(job: &Job, now_ms: i64) -> Vec<SigningKey> {
         .collect()
 }
 
-/// Body and headers for attempt number `attempt`, signed at `now_ms`.
-pub fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prepared {
+/// The request for attempt number `attempt` at `now_ms`: the format's body, through the
+/// endpoint's transformation when it has one on, signed.
+pub async fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prep {
     let body = body(job);
+    let Some(code) = Transformation::active(&job.endpoint.transformation) else {
+        let url = job.endpoint.url.clone();
+        return Prep::Send(signed(
+            job,
+            attempt,
+            now_ms,
+            reqwest::Method::POST,
+            url,
+            body,
+            &[],
+        ));
+    };
+    let webhook = WebhookIn {
+        url: &job.endpoint.url,
+        headers: &job.endpoint.headers,
+        event_type: &job.event_type,
+        event_id: &job.event_id,
+        body: &body,
+    };
+    match transform::run(code, &webhook).await {
+        Ok(Outcome::Send(r)) => Prep::Send(signed(
+            job, attempt, now_ms, r.method, r.url, r.body, &r.headers,
+        )),
+        Ok(Outcome::Cancelled) => Prep::Cancelled,
+        Err(e) => Prep::Failed(e),
+    }
+}
+
+/// The plain request (no transformation) for attempt number `attempt`, signed at `now_ms`.
+pub fn prepare_plain(job: &Job, attempt: i64, now_ms: i64) -> Prepared {
+    let url = job.endpoint.url.clone();
+    signed(
+        job,
+        attempt,
+        now_ms,
+        reqwest::Method::POST,
+        url,
+        body(job),
+        &[],
+    )
+}
+
+/// `body` with every header, signed; `extra` (a transformation's) replaces the endpoint's
+/// custom headers of the same name.
+fn signed(
+    job: &Job,
+    attempt: i64,
+    now_ms: i64,
+    method: reqwest::Method,
+    url: String,
+    body: Vec<u8>,
+    extra: &[(String, String)],
+) -> Prepared {
     let ts = now_ms.div_euclid(1000);
     let signature = signing_keys(job, now_ms)
         .iter()
@@ -104,11 +175,18 @@ pub fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prepared {
         }
     }
     for (name, value) in &job.endpoint.headers {
-        if let Some(v) = value.as_str() {
+        let replaced = extra.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+        if let (Some(v), false) = (value.as_str(), replaced) {
             headers.push((name.clone(), v.to_string()));
         }
     }
-    Prepared { body, headers }
+    headers.extend(extra.iter().cloned());
+    Prepared {
+        method,
+        url,
+        body,
+        headers,
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +227,8 @@ pub(crate) mod tests {
                     until: 2_000_000_000_000,
                 }],
                 first_failure_at: None,
+                filter: None,
+                transformation: None,
                 created_at: 0,
                 updated_at: 0,
             }),
@@ -184,7 +264,7 @@ pub(crate) mod tests {
     fn rotation_signs_with_both_secrets_and_both_verify() {
         let j = job(Format::StandardWebhooks, b"{}");
         let now = 1_763_820_187_000;
-        let p = prepare(&j, 1, now);
+        let p = prepare_plain(&j, 1, now);
         let get = |n: &str| {
             p.headers
                 .iter()
@@ -207,7 +287,7 @@ pub(crate) mod tests {
         }
         assert_eq!(get("x-a"), "b");
         // After the grace period only the new secret signs.
-        let later = prepare(&j, 2, 2_000_000_000_001);
+        let later = prepare_plain(&j, 2, 2_000_000_000_001);
         let sig = later
             .headers
             .iter()
@@ -225,7 +305,7 @@ pub(crate) mod tests {
         assert_eq!(v["subject"], "order/1");
         assert_eq!(v["data"], serde_json::json!([1, 2]));
         let j = job(Format::CloudeventsBinary, b"[1, 2]");
-        let p = prepare(&j, 1, 0);
+        let p = prepare_plain(&j, 1, 0);
         assert_eq!(p.body, b"[1, 2]");
         assert!(p
             .headers

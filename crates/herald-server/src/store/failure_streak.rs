@@ -41,6 +41,8 @@ impl BatchStreak {
                     s.ends_with_success = true;
                     s.later.push(Vec::new());
                 }
+                // Cancelled by a transformation: no attempt was made.
+                NextStep::Cancelled => {}
                 // A 410 disables the endpoint by itself; it does not count in the streak.
                 NextStep::Gone => {
                     s.gone_at.get_or_insert(i);

@@ -86,8 +86,26 @@ pub struct Endpoint {
     /// Secrets replaced by rotations, each still signing until its `until` (oldest first).
     pub previous_secrets: Vec<PreviousSecret>,
     pub first_failure_at: Option<i64>,
+    /// Deliveries are made only for events it matches (`routing.md`).
+    pub filter: Option<crate::routing::Filter>,
+    pub transformation: Option<Transformation>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+/// An endpoint's JavaScript (`routing.md`); the code is shared by every copy of the
+/// endpoint and keys the engine's compiled scripts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transformation {
+    pub code: std::sync::Arc<str>,
+    pub enabled: bool,
+}
+
+impl Transformation {
+    /// The code to run at an attempt, when it is on.
+    pub fn active(t: &Option<Transformation>) -> Option<&std::sync::Arc<str>> {
+        t.as_ref().filter(|t| t.enabled).map(|t| &t.code)
+    }
 }
 
 /// A secret replaced by a rotation, valid until `until` (ms): receivers still on it keep
@@ -272,6 +290,8 @@ pub enum NextStep {
     Failed,
     /// 410: failed at once, endpoint auto-disabled.
     Gone,
+    /// A transformation cancelled it: no attempt is recorded.
+    Cancelled,
 }
 
 #[derive(Debug, Clone)]

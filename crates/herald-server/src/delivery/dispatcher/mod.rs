@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
-use super::attempt::Sender;
+use super::attempt::{AttemptResult, Sender};
 use super::recorder::{Finished, Recorded};
 use super::request;
 use crate::config::Config;
@@ -322,8 +322,11 @@ impl Dispatcher {
                 let done = self.done_tx.clone();
                 tokio::spawn(async move {
                     let began = Instant::now();
-                    let prepared = request::prepare(&job, job.attempts + 1, start);
-                    let result = sender.send(&job.endpoint.url, prepared).await;
+                    let result = match request::prepare(&job, job.attempts + 1, start).await {
+                        request::Prep::Send(prepared) => sender.send(prepared).await,
+                        request::Prep::Cancelled => AttemptResult::not_sent(None),
+                        request::Prep::Failed(e) => AttemptResult::not_sent(Some(e)),
+                    };
                     let took = began.elapsed();
                     let endpoint_id = job.endpoint.id.clone();
                     let _ = finished.send(Finished {

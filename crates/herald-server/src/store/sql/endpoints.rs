@@ -12,7 +12,7 @@ use crate::store::*;
 const COLUMNS: &str =
     "id, app_id, url, description, event_types, status, disabled_reason, rate_limit,
     max_in_flight, headers, format, ordered, metadata, signature_scheme, secret,
-    previous_secrets, first_failure_at, created_at, updated_at";
+    previous_secrets, first_failure_at, filter, transformation, created_at, updated_at";
 
 fn event_types_json(ep: &Endpoint) -> Option<String> {
     ep.event_types
@@ -22,7 +22,7 @@ fn event_types_json(ep: &Endpoint) -> Option<String> {
 
 pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> Result<()> {
     query::<D>(&format!(
-        "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19)"
+        "INSERT INTO endpoints ({COLUMNS}) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)"
     ))
     .bind(&ep.id)
     .bind(&ep.app_id)
@@ -41,6 +41,8 @@ pub async fn insert<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> 
     .bind(key.seal_secret(&ep.secret))
     .bind(key.seal(&super::rows::previous_secrets_json(&ep.previous_secrets)))
     .bind(ep.first_failure_at)
+    .bind(ep.filter.as_ref().map(|f| f.source().to_string()))
+    .bind(super::rows::transformation_json(&ep.transformation))
     .bind(ep.created_at)
     .bind(ep.updated_at)
     .execute(&mut *D::lock_writer(w).await?)
@@ -106,8 +108,9 @@ pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> 
     let n = query::<D>(
         "UPDATE endpoints SET url = $1, description = $2, event_types = $3, status = $4, disabled_reason = $5,
             rate_limit = $6, max_in_flight = $7, headers = $8, format = $9, ordered = $10, metadata = $11,
-            secret = $12, previous_secrets = $13, first_failure_at = $14, updated_at = $15
-         WHERE id = $16 AND app_id = $17",
+            secret = $12, previous_secrets = $13, first_failure_at = $14, updated_at = $15,
+            filter = $16, transformation = $17
+         WHERE id = $18 AND app_id = $19",
     )
     .bind(&ep.url)
     .bind(&ep.description)
@@ -124,6 +127,8 @@ pub async fn update<D: Backend>(w: &D::Writer, ep: &Endpoint, key: &DataKey) -> 
     .bind(key.seal(&super::rows::previous_secrets_json(&ep.previous_secrets)))
     .bind(ep.first_failure_at)
     .bind(ep.updated_at)
+    .bind(ep.filter.as_ref().map(|f| f.source().to_string()))
+    .bind(super::rows::transformation_json(&ep.transformation))
     .bind(&ep.id)
     .bind(&ep.app_id)
     .execute(&mut *tx)

@@ -55,7 +55,12 @@ type Streaks<'a> = Vec<(&'a str, BatchStreak, i64)>;
 /// fixed order, so that two nodes lock endpoint rows alike.
 fn streaks(outcomes: &[RecordedOutcome]) -> (Vec<&str>, Streaks<'_>) {
     let mut by_endpoint: BTreeMap<&str, Vec<(usize, &RecordedOutcome)>> = BTreeMap::new();
-    for (i, o) in outcomes.iter().enumerate() {
+    // A cancelled delivery had no attempt: it neither starts nor ends a failure streak.
+    let attempted = outcomes
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.next != NextStep::Cancelled);
+    for (i, o) in attempted {
         by_endpoint.entry(&o.endpoint_id).or_default().push((i, o));
     }
     let (streak_over, failing): (Vec<_>, Vec<_>) = by_endpoint
@@ -82,6 +87,7 @@ pub fn push_batch<'a, D: Backend>(
 ) -> Streaks<'a> {
     push_attempts(script, outcomes);
     push_deliveries(script, outcomes);
+    push_cancels(script, outcomes);
     // Endpoints with only successes here end their failure streak (one statement for all);
     // the others' are worked out from their outcomes.
     let (streak_over, streaks) = streaks(outcomes);
@@ -198,7 +204,35 @@ async fn apply_disables<D: Backend>(
     Ok(changes)
 }
 
+/// Deliveries a transformation cancelled: no attempt row, no attempt counted.
+fn push_cancels<'a, D: Backend>(script: &mut Script<'a, D>, outcomes: &'a [RecordedOutcome]) {
+    let mut cancelled = outcomes
+        .iter()
+        .filter(|o| o.next == NextStep::Cancelled)
+        .peekable();
+    if cancelled.peek().is_none() {
+        return;
+    }
+    let q = script.statement();
+    q.push("UPDATE ").push(D::OR_FAIL).push(
+        "deliveries SET status = 'cancelled', next_attempt_at = NULL, lease_until = NULL
+         WHERE status = 'pending' AND id IN (",
+    );
+    let mut list = q.separated(", ");
+    for o in cancelled {
+        list.push_bind(&o.attempt.delivery_id);
+    }
+    q.push(")");
+}
+
 fn push_attempts<'a, D: Backend>(script: &mut Script<'a, D>, outcomes: &'a [RecordedOutcome]) {
+    let outcomes: Vec<&RecordedOutcome> = outcomes
+        .iter()
+        .filter(|o| o.next != NextStep::Cancelled)
+        .collect();
+    if outcomes.is_empty() {
+        return;
+    }
     const COLUMNS: &str = "INTO attempts (id, delivery_id, number, started_at, duration_ms,
         status_code, response_body, error_kind, error_message) ";
     if D::JSON_ROWS {
@@ -256,6 +290,7 @@ fn next_state(o: &RecordedOutcome) -> (&'static str, Option<i64>) {
         NextStep::Succeeded => ("succeeded", None),
         NextStep::RetryAt(t) => ("pending", Some(t)),
         NextStep::Failed | NextStep::Gone => ("failed", None),
+        NextStep::Cancelled => ("cancelled", None),
     }
 }
 
@@ -265,6 +300,13 @@ fn next_state(o: &RecordedOutcome) -> (&'static str, Option<i64>) {
 /// rows, so it stays prepared); a delivery cancelled meanwhile stays cancelled unless this
 /// attempt succeeded.
 fn push_deliveries<'a, D: Backend>(script: &mut Script<'a, D>, outcomes: &'a [RecordedOutcome]) {
+    let outcomes: Vec<&RecordedOutcome> = outcomes
+        .iter()
+        .filter(|o| o.next != NextStep::Cancelled)
+        .collect();
+    if outcomes.is_empty() {
+        return;
+    }
     const SET: &str = "deliveries SET
             status = CASE WHEN deliveries.status = 'cancelled' AND u.next_status != 'succeeded'
                 THEN 'cancelled' ELSE u.next_status END,

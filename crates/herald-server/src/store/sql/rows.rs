@@ -112,10 +112,33 @@ pub fn endpoint(r: &impl Get, prefix: &str, key: &DataKey) -> Result<(i64, Endpo
                     .expose_secret(),
             )?,
             first_failure_at: r.col(c("first_failure_at").as_str())?,
+            filter: r
+                .col::<Option<String>, _>(c("filter").as_str())?
+                .map(|f| crate::routing::Filter::stored(&f)),
+            transformation: transformation(r.col(c("transformation").as_str())?)?,
             created_at: r.col(c("created_at").as_str())?,
             updated_at: r.col(c("updated_at").as_str())?,
         },
     ))
+}
+
+/// The stored `{"code", "enabled"}`.
+fn transformation(stored: Option<String>) -> Result<Option<Transformation>> {
+    let Some(text) = stored else {
+        return Ok(None);
+    };
+    let t: herald_types::Transformation =
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(Some(Transformation {
+        code: t.code.into(),
+        enabled: t.enabled,
+    }))
+}
+
+/// The column's text for a transformation.
+pub fn transformation_json(t: &Option<Transformation>) -> Option<String> {
+    t.as_ref()
+        .map(|t| serde_json::json!({"code": &*t.code, "enabled": t.enabled}).to_string())
 }
 
 pub fn event(r: &impl Get) -> Result<(i64, Event)> {

@@ -13,6 +13,7 @@ use super::{DeliveryRow, IngestJob, Rows};
 use crate::domain::filter_matches;
 use crate::handoff::{Handover, IngestSide};
 use crate::ids::{new_id, Kind};
+use crate::routing::EventVars;
 use crate::store::data_key::DataKey;
 use crate::store::sqlite::active_endpoints::{ActiveEndpoints, ActiveList};
 use crate::store::*;
@@ -32,7 +33,7 @@ pub(super) fn plan_kept(
         let items = std::mem::take(&mut job.items);
         let mut results = Vec::with_capacity(items.len());
         for item in items {
-            let targets = subscribed(active, &item);
+            let targets = subscribed(&job.app_id, active, &item);
             results.push(IngestResult::Accepted {
                 receipt: fan_out(&job.app_id, item, targets, handoff, rows, jobs),
                 replayed: false,
@@ -177,12 +178,38 @@ async fn ingest_in<D: Backend>(
 }
 
 /// The endpoints an event fans out to when it names none: the active ones subscribed to
-/// its type.
-fn subscribed<'a>(active: &'a [Arc<Endpoint>], item: &NewEvent) -> Vec<&'a Arc<Endpoint>> {
+/// its type whose filter, if any, passes it. The payload is parsed for filters only when
+/// the event meets a filtered endpoint, and once however many it meets.
+fn subscribed<'a>(
+    app_id: &str,
+    active: &'a [Arc<Endpoint>],
+    item: &NewEvent,
+) -> Vec<&'a Arc<Endpoint>> {
+    let mut vars: Option<EventVars> = None;
     active
         .iter()
         .filter(|e| filter_matches(e.event_types.as_deref(), &item.event_type))
+        .filter(|e| passes(app_id, e, item, &mut vars))
         .collect()
+}
+
+fn passes(app_id: &str, ep: &Endpoint, item: &NewEvent, vars: &mut Option<EventVars>) -> bool {
+    let Some(filter) = &ep.filter else {
+        return true;
+    };
+    let vars = vars.get_or_insert_with(|| {
+        EventVars::new(
+            &item.event_type,
+            &item.payload,
+            item.source.as_deref(),
+            item.subject.as_deref(),
+            &item.metadata,
+        )
+    });
+    filter.matches(vars).unwrap_or_else(|_| {
+        metrics::counter!("herald_filter_errors_total", "app" => app_id.to_string()).increment(1);
+        false
+    })
 }
 
 /// One event's rows and receipt: a delivery per target, handed to the engine when it has
@@ -311,7 +338,7 @@ async fn targets<'a, D: Backend>(
     item: &NewEvent,
 ) -> Result<std::result::Result<Vec<&'a Arc<Endpoint>>, String>> {
     let ids = match &item.targets {
-        Targets::Subscribed => return Ok(Ok(subscribed(active, item))),
+        Targets::Subscribed => return Ok(Ok(subscribed(app_id, active, item))),
         Targets::Explicit(ids) => ids,
     };
     let mut chosen: Vec<&Arc<Endpoint>> = Vec::new();
