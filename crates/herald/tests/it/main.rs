@@ -17,5 +17,6 @@ mod delivery_isolation;
 mod delivery_outcomes;
 mod delivery_request;
 mod ops;
+mod routing;
 mod sdk;
 mod secrets_at_rest;

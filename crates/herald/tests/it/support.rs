@@ -648,7 +648,10 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, want_type: &str
 /// A request as the receiver saw it.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: String,
     pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
     /// The connection's far end: one per TCP connection Herald opened.
     pub peer: SocketAddr,
     pub headers: HeaderMap,
@@ -729,7 +732,6 @@ async fn receive(
     body: Bytes,
 ) -> Response {
     let path = uri.path().to_string();
-    let _ = method;
     {
         let mut f = st.in_flight.lock().unwrap();
         let e = f.entry(path.clone()).or_default();
@@ -737,7 +739,9 @@ async fn receive(
         e.1 = e.1.max(e.0);
     }
     st.got.lock().unwrap().push(Received {
+        method: method.to_string(),
         path: path.clone(),
+        query: uri.query().map(str::to_string),
         peer,
         headers,
         body,
