@@ -87,6 +87,10 @@ blocking! {
     fn recover_endpoint(app: &str, endpoint: &str, since: &str) -> RecoverOut;
     /// See [`super::Client::endpoint_stats`].
     fn endpoint_stats(app: &str, endpoint: &str) -> EndpointStats;
+    /// See [`super::Client::test_filter`].
+    fn test_filter(app: &str, endpoint: &str, test: &FilterTestIn) -> FilterTestOut;
+    /// See [`super::Client::test_transformation`].
+    fn test_transformation(app: &str, endpoint: &str, test: &TransformationTestIn) -> TransformationTestOut;
     /// See [`super::Client::delivery`].
     fn delivery(app: &str, delivery: &str) -> Delivery;
     /// See [`super::Client::list_deliveries`].

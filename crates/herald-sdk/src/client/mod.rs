@@ -30,6 +30,7 @@ mod keys;
 mod models;
 mod pages;
 mod redact;
+mod routing;
 
 use std::time::Duration;
 

@@ -1,7 +1,10 @@
 //! `herald endpoints … --app APP`: endpoints, their secrets, pings, recovery and stats.
 
-use herald_sdk::client::{EndpointPatch, NewEndpoint, RotateIn};
+use std::path::PathBuf;
 
+use herald_sdk::client::{FilterTestIn, RotateIn, SignatureScheme, TransformationTestIn};
+
+use super::endpoint_fields::{parse_scheme, EndpointFields};
 use super::{done, show, ServerArgs};
 
 /// `herald endpoints … --app APP`
@@ -12,12 +15,14 @@ pub enum EndpointsCommand {
         /// Where deliveries go (`--url` is the server's address).
         #[arg(long)]
         endpoint_url: String,
-        /// Subscribed types or prefixes (repeatable); none = every type.
-        #[arg(long = "event-type")]
-        event_types: Vec<String>,
-        /// Free text.
+        #[command(flatten)]
+        fields: EndpointFields,
+        /// The signing secret (`whsec_…`); generated when absent.
         #[arg(long)]
-        description: Option<String>,
+        secret: Option<String>,
+        /// v1 (HMAC, default) or v1a (ed25519).
+        #[arg(long, value_parser = parse_scheme)]
+        signature_scheme: Option<SignatureScheme>,
     },
     /// List endpoints.
     List,
@@ -36,6 +41,14 @@ pub enum EndpointsCommand {
         /// Disable (true) or re-enable (false) the endpoint.
         #[arg(long)]
         disabled: Option<bool>,
+        #[command(flatten)]
+        fields: EndpointFields,
+        /// Remove the filter.
+        #[arg(long, conflicts_with = "filter")]
+        no_filter: bool,
+        /// Remove the transformation.
+        #[arg(long, conflicts_with = "transformation_file")]
+        no_transformation: bool,
     },
     /// Delete an endpoint.
     Delete {
@@ -70,6 +83,59 @@ pub enum EndpointsCommand {
         /// Endpoint id (`ep_…`).
         endpoint: String,
     },
+    /// Evaluate a filter (--filter, or the endpoint's own) against an event.
+    TestFilter {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+        /// A CEL expression to try instead of the endpoint's.
+        #[arg(long)]
+        filter: Option<String>,
+        #[command(flatten)]
+        event: TestEvent,
+        /// The event's source.
+        #[arg(long)]
+        source: Option<String>,
+        /// The event's subject.
+        #[arg(long)]
+        subject: Option<String>,
+    },
+    /// Run a transformation (--code-file, or the endpoint's saved code) on an event and
+    /// show the request it would send.
+    TestTransformation {
+        /// Endpoint id (`ep_…`).
+        endpoint: String,
+        /// A JavaScript file to try instead of the endpoint's code.
+        #[arg(long, value_name = "FILE")]
+        code_file: Option<PathBuf>,
+        #[command(flatten)]
+        event: TestEvent,
+    },
+}
+
+/// The event a test route evaluates.
+#[derive(clap::Args, Debug)]
+pub struct TestEvent {
+    /// Event type.
+    #[arg(long = "type")]
+    event_type: String,
+    /// The payload (JSON).
+    #[arg(long, conflicts_with = "data_file")]
+    data: Option<String>,
+    /// A file holding the payload.
+    #[arg(long)]
+    data_file: Option<PathBuf>,
+}
+
+impl TestEvent {
+    fn payload(&self) -> Result<serde_json::Value, String> {
+        let text = match (&self.data, &self.data_file) {
+            (Some(d), _) => d.clone(),
+            (None, Some(p)) => std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+            (None, None) => return Ok(serde_json::json!({})),
+        };
+        serde_json::from_str(&text).map_err(|e| format!("the payload is not JSON: {e}"))
+    }
 }
 
 const COLS: &[&str] = &["id", "url", "status", "event_types", "created_at"];
@@ -78,30 +144,25 @@ pub async fn run(server: &ServerArgs, app: &str, cmd: EndpointsCommand) -> Resul
     let c = server.client()?;
     match cmd {
         EndpointsCommand::Create {
-            endpoint_url: url,
-            event_types,
-            description,
+            endpoint_url,
+            fields,
+            secret,
+            signature_scheme,
         } => {
-            let new = NewEndpoint {
-                url,
-                event_types: (!event_types.is_empty()).then_some(event_types),
-                description,
-                ..Default::default()
-            };
+            let new = fields.new_endpoint(endpoint_url, secret, signature_scheme)?;
             show(server, c.create_endpoint(app, &new).await, COLS)
         }
         EndpointsCommand::List => show(server, c.list_endpoints(app, None).await, COLS),
         EndpointsCommand::Get { endpoint } => show(server, c.endpoint(app, &endpoint).await, COLS),
         EndpointsCommand::Update {
             endpoint,
-            endpoint_url: url,
+            endpoint_url,
             disabled,
+            fields,
+            no_filter,
+            no_transformation,
         } => {
-            let changes = EndpointPatch {
-                url,
-                disabled,
-                ..Default::default()
-            };
+            let changes = fields.patch(endpoint_url, disabled, no_filter, no_transformation)?;
             show(
                 server,
                 c.update_endpoint(app, &endpoint, &changes).await,
@@ -128,6 +189,43 @@ pub async fn run(server: &ServerArgs, app: &str, cmd: EndpointsCommand) -> Resul
         ),
         EndpointsCommand::Stats { endpoint } => {
             show(server, c.endpoint_stats(app, &endpoint).await, COLS)
+        }
+        EndpointsCommand::TestFilter {
+            endpoint,
+            filter,
+            event,
+            source,
+            subject,
+        } => {
+            let test = FilterTestIn {
+                filter,
+                payload: event.payload()?,
+                event_type: event.event_type,
+                source,
+                subject,
+                metadata: None,
+            };
+            let out = c.test_filter(app, &endpoint, &test).await;
+            show(server, out, &["matches", "error"])
+        }
+        EndpointsCommand::TestTransformation {
+            endpoint,
+            code_file,
+            event,
+        } => {
+            let code = code_file
+                .map(|p| {
+                    std::fs::read_to_string(&p)
+                        .map_err(|e| format!("cannot read {}: {e}", p.display()))
+                })
+                .transpose()?;
+            let test = TransformationTestIn {
+                code,
+                payload: event.payload()?,
+                event_type: event.event_type,
+            };
+            let out = c.test_transformation(app, &endpoint, &test).await;
+            show(server, out, &["cancelled", "method", "url", "body"])
         }
     }
 }

@@ -3,6 +3,7 @@
 //! usage (clap).
 
 pub mod deliveries;
+pub mod endpoint_fields;
 pub mod endpoints;
 pub mod event_types;
 pub mod events;

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::support::*;
 
-fn herald(h: &Herald, args: &[&str], stdin: Option<&str>) -> Output {
+pub(crate) fn herald(h: &Herald, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_herald"));
     cmd.args(args)
         .env("HERALD_URL", &h.url)
@@ -25,7 +25,7 @@ fn herald(h: &Herald, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout_json(o: &Output) -> Value {
+pub(crate) fn stdout_json(o: &Output) -> Value {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))

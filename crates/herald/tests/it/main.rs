@@ -18,5 +18,6 @@ mod delivery_outcomes;
 mod delivery_request;
 mod ops;
 mod routing;
+mod routing_clients;
 mod sdk;
 mod secrets_at_rest;
