@@ -110,6 +110,14 @@ def endpoint_stats(app: str, ep: str) -> Request:
     return Request("GET", f"{_ep(app, ep)}/stats")
 
 
+def test_filter(app: str, ep: str, body: dict[str, Any]) -> Request:
+    return Request("POST", f"{_ep(app, ep)}/filter/test", dumps(body))
+
+
+def test_transformation(app: str, ep: str, body: dict[str, Any]) -> Request:
+    return Request("POST", f"{_ep(app, ep)}/transformation/test", dumps(body))
+
+
 # -- events ---------------------------------------------------------------------------------
 
 

@@ -50,6 +50,8 @@ class Endpoint(TypedDict, total=False):
     ordered: bool
     signature_scheme: str
     metadata: Any
+    filter: Optional[str]
+    transformation: Optional[dict[str, Any]]
     created_at: str
     updated_at: str
 

@@ -96,8 +96,10 @@ class AsyncEndpoints(_AsyncResource):
 
     async def create(self, app: str, url: str, **fields: Any) -> Endpoint:
         """Creates an endpoint. ``fields`` are the contract's: ``event_types``, ``rate_limit``,
-        ``max_in_flight``, ``headers``, ``format``, ``ordered``, ``secret``,
-        ``signature_scheme``, ``description``, ``disabled``, ``metadata``."""
+        ``max_in_flight``, ``headers``, ``format`` (including ``"slack"`` and ``"discord"``),
+        ``ordered``, ``secret``, ``signature_scheme``, ``description``, ``disabled``,
+        ``metadata``, ``filter`` (a CEL expression) and ``transformation``
+        (``{"code": "function handler(webhook) {...}", "enabled": True}``)."""
         return await self._client._call(r.create_endpoint(app, url, fields))
 
     async def list(
@@ -141,6 +143,53 @@ class AsyncEndpoints(_AsyncResource):
     async def stats(self, app: str, endpoint_id: str) -> dict[str, Any]:
         """Delivery counts by status over the last 24 h and the last attempt."""
         return await self._client._call(r.endpoint_stats(app, endpoint_id))
+
+    async def test_filter(
+        self,
+        app: str,
+        endpoint_id: str,
+        *,
+        type: str,
+        payload: Any,
+        filter: str | None = None,
+        source: str | None = None,
+        subject: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Evaluates ``filter`` (or the endpoint's own) against an event:
+        ``{"matches": bool}``, with ``"error"`` when a runtime error made it not match.
+        A filter that does not compile raises ``BadRequestError`` (``invalid_filter``).
+
+        >>> client.endpoints.test_filter("acme", "ep_...", type="order.paid",
+        ...     payload={"amount": 120}, filter="data.amount >= 100")  # doctest: +SKIP
+        {'matches': True}
+        """
+        body: dict[str, Any] = {"type": type, "payload": payload}
+        for key, value in (
+            ("filter", filter),
+            ("source", source),
+            ("subject", subject),
+            ("metadata", metadata),
+        ):
+            if value is not None:
+                body[key] = value
+        return await self._client._call(r.test_filter(app, endpoint_id, body))
+
+    async def test_transformation(
+        self, app: str, endpoint_id: str, *, type: str, payload: Any, code: str | None = None
+    ) -> dict[str, Any]:
+        """Runs ``code`` (or the endpoint's saved transformation) on an event and returns the
+        request that would be sent (``method``, ``url``, ``headers``, ``body``) or
+        ``{"cancelled": True}``. A script that throws raises ``BadRequestError`` with code
+        ``transformation_error``; code that does not compile, ``invalid_transformation``.
+
+        >>> client.endpoints.test_transformation("acme", "ep_...", type="order.paid",
+        ...     payload={"id": 1}, code="function handler(w) { return w; }")  # doctest: +SKIP
+        """
+        body: dict[str, Any] = {"type": type, "payload": payload}
+        if code is not None:
+            body["code"] = code
+        return await self._client._call(r.test_transformation(app, endpoint_id, body))
 
 
 class AsyncEvents(_AsyncResource):
