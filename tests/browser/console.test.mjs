@@ -178,3 +178,82 @@ test('console: cannot be framed, and its files are served from the binary', asyn
   assert.equal(missing.status, 404);
   assert.equal((await missing.json()).error.type, 'not_found');
 });
+
+test('console: filter and transformation editors, their tests on a recent event, chat formats', async () => {
+  const app = await herald.call('POST', '/v1/apps', { name: 'Routing Co' });
+  const ep = await herald.call('POST', `/v1/apps/${app.id}/endpoints`, { url: `${receiver.url}?routing=1` });
+  const first = receiver.arrivals.length;
+  await herald.call('POST', `/v1/apps/${app.id}/events`, { type: 'sale.made', payload: { id: 'ord_9', amount: 250 } });
+  await receiver.waitFor(first + 1);
+  const start = receiver.arrivals.length;
+  await page.setViewportSize({ width: 1280, height: 860 });
+  await page.goto(`${herald.url}/console/`);
+  if (await page.getByTestId('sign-in').count()) {
+    await page.getByTestId('api-key').fill(ADMIN_KEY);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'Applications' }).waitFor();
+  }
+  await page.goto(`${herald.url}/console/#/apps/${app.id}/endpoints/${ep.id}`);
+  await page.getByTestId('filter-input').waitFor();
+
+  // Test the filter on the app's recent event.
+  await page.getByTestId('test-event').locator('option', { hasText: 'sale.made' }).waitFor({ state: 'attached' });
+  await page.getByTestId('test-event').selectOption({ index: 1 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=test-payload]').value.includes('ord_9'));
+  assert.equal(await page.getByTestId('test-type').inputValue(), 'sale.made');
+  await page.getByTestId('filter-input').fill('data.amount >= 100');
+  await page.getByTestId('test-filter').click();
+  await page.getByTestId('filter-result').filter({ hasText: 'Matches' }).waitFor();
+  await page.getByTestId('filter-input').fill('data.amount >= 1000');
+  await page.getByTestId('test-filter').click();
+  await page.getByTestId('filter-result').filter({ hasText: 'No match' }).waitFor();
+  await page.getByTestId('filter-input').fill('data.amount >=');
+  await page.getByTestId('test-filter').click();
+  assert.match(await page.getByTestId('routing-error').textContent(), /line 1, column/);
+
+  // Test a transformation on a typed payload: the request that would be sent.
+  await page.getByTestId('test-event').selectOption('');
+  await page.getByTestId('test-type').fill('invoice.created');
+  await page.getByTestId('test-payload').fill('{"invoice": "INV-1"}');
+  await page.getByTestId('transformation-input').fill(
+    'function handler(w) {\n  w.payload = {text: "Invoice " + w.payload.data.invoice};\n  w.headers["X-Via"] = "console";\n  return w;\n}');
+  await page.getByTestId('test-transformation').click();
+  await page.getByTestId('transformation-body').waitFor();
+  assert.deepEqual(JSON.parse(await page.getByTestId('transformation-body').textContent()), { text: 'Invoice INV-1' });
+  assert.equal(JSON.parse(await page.getByTestId('transformation-headers').textContent())['x-via'], 'console');
+  await screenshot(page, 'console-routing');
+  await page.getByTestId('transformation-input').fill('function handler(w) { throw new Error("no invoices today"); }');
+  await page.getByTestId('test-transformation').click();
+  assert.match(await page.getByTestId('routing-error').textContent(), /no invoices today/);
+
+  // A bad filter is not saved; a good pair is, and applies to what is delivered.
+  await page.getByTestId('filter-input').fill('data.amount >=');
+  await page.getByTestId('save-routing').click();
+  await page.getByRole('alert').filter({ hasText: 'filter' }).waitFor();
+  assert.equal((await herald.call('GET', `/v1/apps/${app.id}/endpoints/${ep.id}`)).filter, null);
+  await page.getByTestId('filter-input').fill('data.amount >= 100');
+  await page.getByTestId('transformation-input').fill('function handler(w) { w.payload = {paid: w.payload.data.id}; return w; }');
+  await page.getByTestId('save-routing').click();
+  await page.getByText('Filter and transformation saved').waitFor();
+  const saved = await herald.call('GET', `/v1/apps/${app.id}/endpoints/${ep.id}`);
+  assert.equal(saved.filter, 'data.amount >= 100');
+  assert.deepEqual(saved.transformation, { code: 'function handler(w) { w.payload = {paid: w.payload.data.id}; return w; }', enabled: true });
+  await herald.call('POST', `/v1/apps/${app.id}/events`, { type: 'sale.made', payload: { id: 'ord_small', amount: 5 } });
+  await herald.call('POST', `/v1/apps/${app.id}/events`, { type: 'sale.made', payload: { id: 'ord_big', amount: 500 } });
+  await receiver.waitFor(start + 1);
+  await new Promise(r => setTimeout(r, 300));
+  const mine = receiver.arrivals.slice(start).filter(a => a.path.includes('routing=1'));
+  assert.deepEqual(mine.map(a => JSON.parse(a.body)), [{ paid: 'ord_big' }]);
+
+  // The format, Slack and Discord included, from the edit dialog.
+  await page.getByTestId('edit').click();
+  await page.getByRole('dialog').getByTestId('format-select').selectOption('slack');
+  await page.getByRole('dialog').getByRole('button', { name: 'Save' }).click();
+  await page.getByTestId('endpoint-format').filter({ hasText: 'Slack' }).waitFor();
+  assert.equal((await herald.call('GET', `/v1/apps/${app.id}/endpoints/${ep.id}`)).format, 'slack');
+  await page.goto(`${herald.url}/console/#/apps/${app.id}/endpoints/new`);
+  await page.getByTestId('create-endpoint').waitFor();
+  const options = await page.getByTestId('format-select').locator('option').evaluateAll(os => os.map(o => o.value));
+  assert.deepEqual(options, ['standard_webhooks', 'cloudevents', 'cloudevents_binary', 'slack', 'discord']);
+  assert.deepEqual(errors, []);
+});

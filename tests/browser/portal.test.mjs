@@ -131,6 +131,36 @@ test('portal: sees only its application, manages endpoints, retries, themed', as
   await page.close();
 });
 
+test('portal: a customer writes and tests a filter and a transformation', async () => {
+  const session = await herald.call('POST', `/v1/apps/${acme.id}/portal-sessions`, {});
+  const { page, errors } = await openPortal(session);
+  await page.goto(`${session.url.split('#')[0]}#/apps/${acme.id}/endpoints/${acmeEp.id}`);
+  await page.getByTestId('filter-input').waitFor();
+  // The recent event of this application only.
+  await page.getByTestId('test-event').locator('option', { hasText: 'invoice.created' }).waitFor({ state: 'attached' });
+  const labels = await page.getByTestId('test-event').locator('option').allTextContents();
+  assert.equal(labels.length, 2, labels.join(' | '));
+  await page.getByTestId('test-event').selectOption({ index: 1 });
+  await page.waitForFunction(() => document.querySelector('[data-testid=test-payload]').value.includes('INV-7'));
+  await page.getByTestId('filter-input').fill('data.invoice.startsWith("INV-")');
+  await page.getByTestId('test-filter').click();
+  await page.getByTestId('filter-result').filter({ hasText: 'Matches' }).waitFor();
+  await page.getByTestId('transformation-input').fill('function handler(w) { w.cancel = true; return w; }');
+  await page.getByTestId('test-transformation').click();
+  await page.getByTestId('transformation-result').filter({ hasText: 'Cancelled' }).waitFor();
+  await page.getByTestId('transformation-input').fill('function handler(w) { w.payload = {invoice: w.payload.data.invoice}; return w; }');
+  await page.getByTestId('save-routing').click();
+  await page.getByText('Filter and transformation saved').waitFor();
+  const saved = await herald.call('GET', `/v1/apps/${acme.id}/endpoints/${acmeEp.id}`);
+  assert.equal(saved.filter, 'data.invoice.startsWith("INV-")');
+  assert.equal(saved.transformation.enabled, true);
+  await screenshot(page, 'portal-routing');
+  // Put the endpoint back as the other tests expect it.
+  await herald.call('PATCH', `/v1/apps/${acme.id}/endpoints/${acmeEp.id}`, { filter: null, transformation: null });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('portal: a read-only session shows no way to change anything and the API refuses it', async () => {
   const session = await herald.call('POST', `/v1/apps/${acme.id}/portal-sessions`, { read_only: true });
   const { page, errors } = await openPortal(session);
@@ -140,9 +170,11 @@ test('portal: a read-only session shows no way to change anything and the API re
   assert.equal(await page.getByTestId('new-endpoint').count(), 0);
   await rows(page, 'endpoints').first().locator('a').click();
   await page.getByTestId('stats').locator('.stat').first().waitFor();
-  for (const id of ['send-test', 'disable', 'rotate', 'recover', 'edit', 'delete', 'reveal-secret']) {
+  for (const id of ['send-test', 'disable', 'rotate', 'recover', 'edit', 'delete', 'reveal-secret',
+    'save-routing', 'test-filter', 'test-transformation']) {
     assert.equal(await page.getByTestId(id).count(), 0, `${id} is hidden`);
   }
+  assert.equal(await page.getByTestId('filter-input').getAttribute('readonly'), '');
   await rows(page, 'deliveries').first().locator('a').first().click();
   await rows(page, 'attempts').first().waitFor();
   assert.equal(await page.getByTestId('retry').count(), 0);

@@ -3,9 +3,10 @@
 
 import { get, post, patch, del, enc } from '../api.js';
 import { h, fill, badge, when, code, card, facts, field, dialog, busy, toast, errorBox } from '../dom.js';
-import { eventTypes, parseTypes } from './endpoints.js';
+import { eventTypes, parseTypes, FORMATS, formatSelect } from './endpoints.js';
 import { liveDeliveries, statusCode } from './deliveries.js';
 import { copy } from './app.js';
+import { routingCard } from './routing.js';
 
 export async function endpointPage(ctx, app, id) {
   const base = `/v1/apps/${enc(app.id)}/endpoints/${enc(id)}`;
@@ -75,7 +76,7 @@ export async function endpointPage(ctx, app, id) {
       ['ID', code(ep.id)],
       ['Description', ep.description || h('span', { class: 'dim' }, '—')],
       ['Event types', eventTypes(ep.event_types)],
-      ['Format', ep.format.replace('_', ' ')],
+      ['Format', h('span', { 'data-testid': 'endpoint-format' }, FORMATS[ep.format] || ep.format)],
       ['Signature', ep.signature_scheme === 'v1a' ? 'ed25519 (v1a)' : 'HMAC-SHA256 (v1)'],
       ['Rate limit', ep.rate_limit ? `${ep.rate_limit}/s` : 'unlimited'],
       ['Concurrent attempts', String(ep.max_in_flight)],
@@ -92,6 +93,7 @@ export async function endpointPage(ctx, app, id) {
   ctx.every(5000, () => loadStats().catch(() => {}));
   return h('div', {}, head,
     h('div', { class: 'two-col' }, card('Settings', info), card('Last 24 hours', stats)),
+    routingCard(ctx, app, base, ep, reload),
     card('Deliveries', h('div', { class: 'toolbar' }, deliveries.live), deliveries.node));
 }
 
@@ -143,12 +145,13 @@ async function edit(base, ep, reload) {
   const description = h('input', { value: ep.description || '', name: 'description' });
   const types = h('input', { value: (ep.event_types || []).join(', '), name: 'event_types', placeholder: 'empty = all events' });
   const rate = h('input', { type: 'number', min: 1, value: ep.rate_limit || '', name: 'rate_limit', placeholder: 'unlimited' });
+  const format = formatSelect(ep.format);
   const error = h('div');
   for (;;) {
     const ok = await dialog('Edit endpoint', h('div', { class: 'grid-form' },
       field('URL', url), field('Description', description),
       field('Event types', types, 'Names or prefix wildcards, separated by commas.'),
-      field('Rate limit (per second)', rate), error),
+      field('Format', format), field('Rate limit (per second)', rate), error),
     [{ label: 'Cancel', value: false }, { label: 'Save', value: true, kind: 'primary' }]);
     if (!ok) return;
     try {
@@ -157,6 +160,7 @@ async function edit(base, ep, reload) {
         description: description.value.trim() || null,
         event_types: parseTypes(types.value),
         rate_limit: rate.value ? Number(rate.value) : null,
+        format: format.value,
       });
       toast('Endpoint saved');
       await reload();

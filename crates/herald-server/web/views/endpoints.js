@@ -67,6 +67,22 @@ export async function endpointsPage(ctx, app) {
     list);
 }
 
+/** The formats an endpoint can take, as people call them. */
+export const FORMATS = {
+  standard_webhooks: 'Standard Webhooks',
+  cloudevents: 'CloudEvents (structured)',
+  cloudevents_binary: 'CloudEvents (binary)',
+  slack: 'Slack incoming webhook',
+  discord: 'Discord webhook',
+};
+
+export function formatSelect(current) {
+  const select = h('select', { name: 'format', 'data-testid': 'format-select' },
+    Object.entries(FORMATS).map(([value, label]) => h('option', { value }, label)));
+  select.value = current || 'standard_webhooks';
+  return select;
+}
+
 export function eventTypes(types) {
   if (!types) return h('span', { class: 'dim' }, 'all events');
   return h('span', { class: 'chips' }, types.map(t => h('span', { class: 'chip' }, t)));
@@ -84,10 +100,7 @@ export async function newEndpointPage(ctx, app) {
   const url = h('input', { type: 'url', name: 'url', required: true, placeholder: 'https://example.com/webhooks', 'data-testid': 'endpoint-url' });
   const description = h('input', { name: 'description', placeholder: 'Optional' });
   const types = h('input', { name: 'event_types', placeholder: 'order.paid, invoice.* (empty = all events)', list: 'known-types' });
-  const format = h('select', { name: 'format' },
-    h('option', { value: 'standard_webhooks' }, 'Standard Webhooks'),
-    h('option', { value: 'cloudevents' }, 'CloudEvents (structured)'),
-    h('option', { value: 'cloudevents_binary' }, 'CloudEvents (binary)'));
+  const format = formatSelect('standard_webhooks');
   const rate = h('input', { type: 'number', name: 'rate_limit', min: 1, placeholder: 'unlimited' });
   const error = h('div');
   const button = h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-endpoint' }, 'Add endpoint');
