@@ -101,7 +101,28 @@ pub struct BenchArgs {
     /// Append the JSON result line to this file too.
     #[arg(long)]
     pub json_out: Option<PathBuf>,
+    /// Put this CEL filter on every endpoint (`routing.md`). It must pass every bench event
+    /// (`bench.event`, `data.seq`, `data.t`, `data.pad`), or deliveries count as missing.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Put a 10-line JavaScript transformation on every endpoint, each endpoint its own copy
+    /// (a distinct script the engine compiles and keeps apart).
+    #[arg(long)]
+    pub transformation: bool,
 }
+
+/// The bench's transformation: ten lines that read the payload, add a header and rebuild
+/// the body around what the sink reads (`data.seq`, `data.t`).
+pub const TRANSFORMATION: &str = r#"function handler(webhook) {
+  const data = webhook.payload.data;
+  webhook.headers["x-bench"] = "transformed";
+  webhook.payload = {
+    type: webhook.eventType,
+    data: { seq: data.seq, t: data.t, pad: data.pad },
+    summary: `${webhook.eventType} #${data.seq} (${data.pad.length} B)`,
+  };
+  return webhook;
+}"#;
 
 impl BenchArgs {
     fn events(&self) -> usize {

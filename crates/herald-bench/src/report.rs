@@ -31,13 +31,22 @@ pub fn table(r: &BenchResult) -> String {
         (
             "load",
             format!(
-                "{} events of {} B to {} endpoint(s){}, {}",
+                "{} events of {} B to {} endpoint(s){}{}{}, {}",
                 r.events,
                 r.payload_bytes,
                 r.endpoints,
                 r.max_in_flight
                     .map(|n| format!(" (max_in_flight {n})"))
                     .unwrap_or_default(),
+                r.filter
+                    .as_ref()
+                    .map(|f| format!(" with filter `{f}`"))
+                    .unwrap_or_default(),
+                if r.transformation {
+                    " with a transformation each"
+                } else {
+                    ""
+                },
                 match (r.rate, r.concurrency) {
                     (Some(rate), _) => format!("open loop at {rate} events/s"),
                     (None, Some(c)) => format!("closed loop, concurrency {c}"),

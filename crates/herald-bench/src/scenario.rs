@@ -24,6 +24,12 @@ pub struct BenchResult {
     pub events: usize,
     pub endpoints: usize,
     pub concurrency: Option<usize>,
+    /// The endpoints' filter, when the bench set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Every endpoint had the bench's transformation.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub transformation: bool,
     /// The endpoints' `max_in_flight` when the bench set it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_in_flight: Option<u32>,
@@ -116,6 +122,14 @@ pub(crate) async fn create_endpoint(
     if let Some(n) = args.max_in_flight {
         body["max_in_flight"] = json!(n);
     }
+    if let Some(f) = &args.filter {
+        body["filter"] = json!(f);
+    }
+    if args.transformation {
+        // Each endpoint's own script, as if every customer had written one.
+        let code = format!("{}\n// endpoint {url}\n", super::TRANSFORMATION);
+        body["transformation"] = json!({ "code": code });
+    }
     api(
         client,
         Method::POST,
@@ -158,6 +172,8 @@ pub async fn run(target: &Target, args: &BenchArgs) -> Result<BenchResult, Strin
         rate: args.rate(),
         concurrency: args.rate().is_none().then(|| args.concurrency()),
         max_in_flight: args.max_in_flight,
+        filter: args.filter.clone(),
+        transformation: args.transformation,
         ..BenchResult::default()
     };
 

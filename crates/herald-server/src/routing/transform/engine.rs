@@ -1,16 +1,19 @@
 //! The JavaScript workers: threads of their own (never the async runtime's), each with one
 //! QuickJS runtime and its compiled scripts kept as contexts, one per distinct code, so a
 //! delivery only calls `handler` (no engine start, no compile). Each script has a context of
-//! its own: one endpoint's code cannot see or patch another's globals or prototypes.
+//! its own: one endpoint's code cannot see or patch another's globals or prototypes. A
+//! script belongs to one worker (see [`Workers`]), so it is kept once.
 //!
 //! Limits per run: CPU time (the interrupt handler reads the thread's CPU clock) and memory
-//! (the runtime's limit is set to what it holds plus the allowance before each run). A
-//! context that keeps memory after a run is dropped, so scripts cannot grow without bound by
-//! keeping state in globals.
+//! (the runtime's limit is what it holds plus the allowance). QuickJS only tells what a
+//! runtime holds by walking its whole heap (milliseconds with a thousand scripts kept), so
+//! that is measured at most once a second and after an overrun, and estimated in between.
+//! A script that overruns is dropped and starts afresh, so scripts cannot grow without
+//! bound by keeping state in globals; past a budget the least recently used are dropped.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rquickjs::context::intrinsic;
@@ -33,8 +36,10 @@ type Intrinsics = (
 
 /// Memory a worker's kept contexts may hold before the least recently used are dropped.
 const KEPT_BYTES: usize = 48 << 20;
-/// Growth a run may leave behind before its context is dropped (and built again next time).
-const KEPT_GROWTH: usize = 1 << 20;
+/// How often what the runtime holds is measured (a walk of its heap).
+const MEASURE_EVERY: Duration = Duration::from_secs(1);
+/// What a new context is counted as until the next measure (about 35 KB are seen).
+const CONTEXT_ESTIMATE: usize = 64 << 10;
 /// A script whose thread loses the CPU to others still stops after this much wall time.
 const WALL_LIMIT: Duration = Duration::from_secs(2);
 
@@ -64,34 +69,77 @@ pub enum Task {
     },
 }
 
-/// The shared queue the workers take tasks from: any idle worker takes the next task, so a
-/// slow script holds one worker and the others keep going.
+/// A task waits this long behind a busy worker before an idle one takes it over.
+const STEAL_AFTER: Duration = Duration::from_millis(20);
+
+/// The workers and their queues. A script's tasks go to one worker (by the code's hash), so
+/// each script is compiled and kept once however many workers there are; a task that waits
+/// behind a slow script (at most the CPU limit per run) is taken over by an idle worker, so
+/// a slow script holds up only its own worker, briefly.
 pub struct Workers {
-    queue: Mutex<mpsc::Sender<Task>>,
+    state: Mutex<Vec<VecDeque<(Instant, Task)>>>,
+    wake: Condvar,
+}
+
+impl Task {
+    fn code(&self) -> &str {
+        match self {
+            Task::Check { code, .. } | Task::Run { code, .. } => code,
+        }
+    }
 }
 
 impl Workers {
-    pub fn start(threads: usize) -> Workers {
-        let (tx, rx) = mpsc::channel::<Task>();
-        let rx = Arc::new(Mutex::new(rx));
+    pub fn start(threads: usize) -> Arc<Workers> {
+        let workers = Arc::new(Workers {
+            state: Mutex::new((0..threads).map(|_| VecDeque::new()).collect()),
+            wake: Condvar::new(),
+        });
         for i in 0..threads {
-            let rx = rx.clone();
+            let w = workers.clone();
             std::thread::Builder::new()
                 .name(format!("herald-js-{i}"))
-                .spawn(move || worker(rx))
+                .spawn(move || worker(&w, i))
                 .expect("a JavaScript worker thread starts");
         }
-        Workers {
-            queue: Mutex::new(tx),
-        }
+        workers
     }
 
     pub fn submit(&self, task: Task) {
-        let _ = self.queue.lock().expect("js queue").send(task);
+        let mut queues = self.state.lock().expect("js queues");
+        let owner = (hash(task.code()) % queues.len() as u64) as usize;
+        queues[owner].push_back((Instant::now(), task));
+        drop(queues);
+        self.wake.notify_all();
+    }
+
+    /// Worker `me`'s next task: its own, else one that waited too long elsewhere.
+    fn next(&self, me: usize) -> Task {
+        let mut queues = self.state.lock().expect("js queues");
+        loop {
+            if let Some((_, task)) = queues[me].pop_front() {
+                return task;
+            }
+            let stale = queues.iter().position(|q| {
+                q.front()
+                    .is_some_and(|(queued, _)| queued.elapsed() >= STEAL_AFTER)
+            });
+            if let Some(other) = stale {
+                if let Some((_, task)) = queues[other].pop_front() {
+                    return task;
+                }
+            }
+            // Woken by a submit; the timeout is for tasks going stale elsewhere.
+            queues = self
+                .wake
+                .wait_timeout(queues, STEAL_AFTER / 4)
+                .expect("js queues")
+                .0;
+        }
     }
 }
 
-fn worker(rx: Arc<Mutex<mpsc::Receiver<Task>>>) {
+fn worker(workers: &Workers, me: usize) {
     let mut engine = match Engine::new() {
         Ok(e) => e,
         Err(e) => {
@@ -100,11 +148,7 @@ fn worker(rx: Arc<Mutex<mpsc::Receiver<Task>>>) {
         }
     };
     loop {
-        let task = match rx.lock().expect("js queue").recv() {
-            Ok(t) => t,
-            Err(_) => return,
-        };
-        match task {
+        match workers.next(me) {
             Task::Check { code, reply } => {
                 let _ = reply.send(engine.check(&code));
             }
@@ -128,6 +172,9 @@ struct Engine {
     wall_deadline: Arc<Mutex<Instant>>,
     kept: HashMap<u64, Kept>,
     clock: u64,
+    /// What the runtime holds: last measured, plus estimates for contexts built since.
+    held: usize,
+    measured_at: Instant,
 }
 
 /// This thread's CPU time in ns.
@@ -153,13 +200,17 @@ impl Engine {
             thread_cpu_ns() > d.load(Ordering::Relaxed)
                 || Instant::now() > *w.lock().expect("wall deadline")
         })));
-        Ok(Engine {
+        let mut engine = Engine {
             rt,
             deadline,
             wall_deadline,
             kept: HashMap::new(),
             clock: 0,
-        })
+            held: 0,
+            measured_at: Instant::now(),
+        };
+        engine.measure();
+        Ok(engine)
     }
 
     /// Sets the limits for one run; the returned guard lifts them.
@@ -174,13 +225,13 @@ impl Engine {
         let cpu = thread_cpu_ns() + CPU_LIMIT.as_nanos() as i64;
         self.deadline.store(cpu, Ordering::Relaxed);
         *self.wall_deadline.lock().expect("wall deadline") = Instant::now() + WALL_LIMIT;
-        let used = self.rt.memory_usage().malloc_size.max(0) as usize;
-        self.rt.set_memory_limit(used + MEMORY_LIMIT);
+        self.rt.set_memory_limit(self.held + MEMORY_LIMIT);
         Lift(self)
     }
 
-    fn memory(&self) -> usize {
-        self.rt.memory_usage().malloc_size.max(0) as usize
+    fn measure(&mut self) {
+        self.held = self.rt.memory_usage().malloc_size.max(0) as usize;
+        self.measured_at = Instant::now();
     }
 
     /// A fresh context with `code` evaluated in it and `handler` checked.
@@ -201,6 +252,9 @@ impl Engine {
     }
 
     fn check(&mut self, code: &str) -> Result<(), String> {
+        if self.measured_at.elapsed() >= MEASURE_EVERY {
+            self.measure();
+        }
         let ctx = self.compile(code)?;
         drop(ctx);
         self.rt.run_gc();
@@ -217,7 +271,7 @@ impl Engine {
             }
         }
         let ctx = self.compile(code)?;
-        self.make_room();
+        self.held += CONTEXT_ESTIMATE;
         self.kept.insert(
             key,
             Kept {
@@ -229,36 +283,36 @@ impl Engine {
         Ok((key, ctx))
     }
 
-    /// Drops the least recently used contexts while the runtime holds too much.
+    /// Drops the least recently used contexts (an eighth at a time) while the runtime
+    /// holds more than the budget.
     fn make_room(&mut self) {
-        while self.memory() > KEPT_BYTES && !self.kept.is_empty() {
-            let oldest = self
-                .kept
-                .iter()
-                .min_by_key(|(_, k)| k.used)
-                .map(|(key, _)| *key);
-            if let Some(key) = oldest {
-                self.kept.remove(&key);
+        while self.held > KEPT_BYTES && !self.kept.is_empty() {
+            let mut by_use: Vec<(u64, u64)> = self.kept.iter().map(|(k, v)| (v.used, *k)).collect();
+            by_use.sort_unstable();
+            for (_, key) in by_use.iter().take((by_use.len() / 8).max(1)) {
+                self.kept.remove(key);
             }
             self.rt.run_gc();
+            self.measure();
         }
     }
 
     fn run(&mut self, code: &Arc<str>, input: &str) -> Result<RawOut, String> {
+        if self.measured_at.elapsed() >= MEASURE_EVERY || self.held > KEPT_BYTES {
+            self.measure();
+            self.make_room();
+        }
         let (key, ctx) = self.context(code)?;
-        let before = self.memory();
         let out = {
             let _limits = self.limits();
             ctx.with(|c| call(&c, input))
         };
         drop(ctx);
-        if self.memory() > before + KEPT_GROWTH {
+        if out.as_ref().is_err_and(|e| e.contains(OUT_OF_MEMORY)) {
+            // What it allocated may still be held by its globals: start it afresh.
+            self.kept.remove(&key);
             self.rt.run_gc();
-            if self.memory() > before + KEPT_GROWTH {
-                // The script keeps what it allocated (in globals): start it afresh next time.
-                self.kept.remove(&key);
-                self.rt.run_gc();
-            }
+            self.measure();
         }
         out
     }
@@ -309,6 +363,8 @@ fn call<'js>(c: &rquickjs::Ctx<'js>, input: &str) -> Result<RawOut, String> {
     })
 }
 
+const OUT_OF_MEMORY: &str = "out of memory";
+
 /// A message for what a script threw, or why it stopped.
 fn describe(e: CaughtError<'_>, what: &str) -> String {
     match e {
@@ -329,7 +385,7 @@ fn describe(e: CaughtError<'_>, what: &str) -> String {
             if v.is_null() || v.is_undefined() {
                 // QuickJS throws no object when the allocation of one fails.
                 format!(
-                    "{what} ran out of memory (limit {} MiB) or threw {}",
+                    "{what} ran {OUT_OF_MEMORY} (limit {} MiB) or threw {}",
                     MEMORY_LIMIT >> 20,
                     v.type_name()
                 )
@@ -344,10 +400,9 @@ fn describe(e: CaughtError<'_>, what: &str) -> String {
                 format!("{what} threw {shown}")
             }
         }
-        CaughtError::Error(rquickjs::Error::Allocation) => format!(
-            "{what} ran out of memory (limit {} MiB)",
-            MEMORY_LIMIT >> 20
-        ),
+        CaughtError::Error(rquickjs::Error::Allocation) => {
+            format!("{what} ran {OUT_OF_MEMORY} (limit {} MiB)", MEMORY_LIMIT >> 20)
+        }
         CaughtError::Error(e) => e.to_string(),
     }
 }

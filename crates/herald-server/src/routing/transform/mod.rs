@@ -20,7 +20,7 @@ pub const MEMORY_LIMIT: usize = 16 << 20;
 pub const MAX_CODE: usize = 64 * 1024;
 
 /// Started at first use: a server with no transformation has no JavaScript threads.
-static WORKERS: LazyLock<Workers> = LazyLock::new(|| {
+static WORKERS: LazyLock<Arc<Workers>> = LazyLock::new(|| {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     Workers::start(cores.clamp(2, 8))
 });
