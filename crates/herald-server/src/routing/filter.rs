@@ -89,7 +89,12 @@ impl Filter {
         ctx.add_variable_from_value("source", event.source.clone());
         ctx.add_variable_from_value("subject", event.subject.clone());
         ctx.add_variable_from_value("metadata", event.metadata.clone());
-        match program.execute(&ctx) {
+        // The fan-out runs in the ingest writer: a panic of the evaluator must stay a
+        // non-match, never end the writer.
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| program.execute(&ctx)))
+                .map_err(|_| "the filter's evaluation failed".to_string())?;
+        match result {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
                 "the filter gave {}, not a boolean",
@@ -104,7 +109,9 @@ fn compiled(source: &str) -> Result<Arc<Program>, InvalidFilter> {
     if let Some(p) = COMPILED.lock().expect("filter cache").get(source) {
         return Ok(p.clone());
     }
-    let program = Arc::new(Program::compile(source).map_err(|errors| {
+    let parsed = std::panic::catch_unwind(|| Program::compile(source))
+        .map_err(|_| InvalidFilter("the filter could not be parsed".into()))?;
+    let program = Arc::new(parsed.map_err(|errors| {
         let first = errors.errors.first();
         InvalidFilter(match first {
             Some(e) => format!(

@@ -401,7 +401,10 @@ fn describe(e: CaughtError<'_>, what: &str) -> String {
             }
         }
         CaughtError::Error(rquickjs::Error::Allocation) => {
-            format!("{what} ran {OUT_OF_MEMORY} (limit {} MiB)", MEMORY_LIMIT >> 20)
+            format!(
+                "{what} ran {OUT_OF_MEMORY} (limit {} MiB)",
+                MEMORY_LIMIT >> 20
+            )
         }
         CaughtError::Error(e) => e.to_string(),
     }

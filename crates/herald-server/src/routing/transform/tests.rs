@@ -116,3 +116,25 @@ async fn scripts_do_not_share_globals() {
     assert_eq!(r.url, "http://127.0.0.1:9/hook");
     assert_eq!(r.body, br#""undefined""#);
 }
+
+#[tokio::test]
+async fn the_sandbox_has_no_io_timers_or_modules() {
+    let Outcome::Send(r) = run_code(
+        r#"function handler(w) {
+            w.payload = [typeof setTimeout, typeof setInterval, typeof fetch, typeof require,
+                         typeof XMLHttpRequest, typeof std, typeof os, typeof process];
+            return w;
+        }"#,
+    )
+    .await
+    .unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        r.body,
+        br#"["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]"#
+    );
+    // Scripts are not modules: an import does not compile.
+    let e = check("import x from 'os'; function handler(w) { return w; }").await.unwrap_err();
+    assert!(e.contains("SyntaxError"), "{e}");
+}
