@@ -34,8 +34,9 @@ type Intrinsics = (
     intrinsic::TypedArrays,
 );
 
-/// Memory a worker's kept contexts may hold before the least recently used are dropped.
-const KEPT_BYTES: usize = 48 << 20;
+/// Memory the workers' kept contexts may hold together before the least recently used are
+/// dropped (each worker keeps its share).
+const KEPT_BYTES_ALL: usize = 96 << 20;
 /// How often what the runtime holds is measured (a walk of its heap).
 const MEASURE_EVERY: Duration = Duration::from_secs(1);
 /// What a new context is counted as until the next measure (about 35 KB are seen).
@@ -69,16 +70,21 @@ pub enum Task {
     },
 }
 
-/// A task waits this long behind a busy worker before an idle one takes it over.
-const STEAL_AFTER: Duration = Duration::from_millis(20);
-
 /// The workers and their queues. A script's tasks go to one worker (by the code's hash), so
-/// each script is compiled and kept once however many workers there are; a task that waits
-/// behind a slow script (at most the CPU limit per run) is taken over by an idle worker, so
-/// a slow script holds up only its own worker, briefly.
+/// a script is compiled and kept by one worker while that worker keeps up; a task queued
+/// behind a busy worker (a slow script, or a burst of one script's deliveries) is taken by
+/// an idle one, which then keeps a copy of that script too. No task waits while a worker is
+/// idle, and a slow script holds up only the worker running it.
 pub struct Workers {
-    state: Mutex<Vec<VecDeque<(Instant, Task)>>>,
-    wake: Condvar,
+    state: Mutex<Queues>,
+    /// One per worker: a submit wakes only the worker the task is for.
+    wake: Vec<Condvar>,
+}
+
+struct Queues {
+    queues: Vec<VecDeque<Task>>,
+    /// Waiting for a task (and not yet woken for one).
+    idle: Vec<bool>,
 }
 
 impl Task {
@@ -92,8 +98,11 @@ impl Task {
 impl Workers {
     pub fn start(threads: usize) -> Arc<Workers> {
         let workers = Arc::new(Workers {
-            state: Mutex::new((0..threads).map(|_| VecDeque::new()).collect()),
-            wake: Condvar::new(),
+            state: Mutex::new(Queues {
+                queues: (0..threads).map(|_| VecDeque::new()).collect(),
+                idle: vec![false; threads],
+            }),
+            wake: (0..threads).map(|_| Condvar::new()).collect(),
         });
         for i in 0..threads {
             let w = workers.clone();
@@ -105,42 +114,53 @@ impl Workers {
         workers
     }
 
-    pub fn submit(&self, task: Task) {
-        let mut queues = self.state.lock().expect("js queues");
-        let owner = (hash(task.code()) % queues.len() as u64) as usize;
-        queues[owner].push_back((Instant::now(), task));
-        drop(queues);
-        self.wake.notify_all();
+    /// How many workers share the scripts (each keeps a share of the memory budget).
+    pub fn count(&self) -> usize {
+        self.wake.len()
     }
 
-    /// Worker `me`'s next task: its own, else one that waited too long elsewhere.
+    pub fn submit(&self, task: Task) {
+        let mut state = self.state.lock().expect("js queues");
+        let owner = (hash(task.code()) % state.queues.len() as u64) as usize;
+        state.queues[owner].push_back(task);
+        // The owner if it is idle, else any idle worker (it takes the task over); a busy
+        // owner takes it when done.
+        let wake = if state.idle[owner] {
+            Some(owner)
+        } else {
+            state.idle.iter().position(|idle| *idle)
+        };
+        if let Some(w) = wake {
+            state.idle[w] = false; // one submit wakes one worker
+        }
+        drop(state);
+        if let Some(w) = wake {
+            self.wake[w].notify_one();
+        }
+    }
+
+    /// Worker `me`'s next task: its own, else one queued behind a busy worker.
     fn next(&self, me: usize) -> Task {
-        let mut queues = self.state.lock().expect("js queues");
+        let mut state = self.state.lock().expect("js queues");
         loop {
-            if let Some((_, task)) = queues[me].pop_front() {
+            if let Some(task) = state.queues[me].pop_front() {
+                state.idle[me] = false;
                 return task;
             }
-            let stale = queues.iter().position(|q| {
-                q.front()
-                    .is_some_and(|(queued, _)| queued.elapsed() >= STEAL_AFTER)
-            });
-            if let Some(other) = stale {
-                if let Some((_, task)) = queues[other].pop_front() {
-                    return task;
-                }
+            let waiting = (0..state.queues.len())
+                .find(|&w| !state.idle[w] && !state.queues[w].is_empty());
+            if let Some(task) = waiting.and_then(|w| state.queues[w].pop_front()) {
+                state.idle[me] = false;
+                return task;
             }
-            // Woken by a submit; the timeout is for tasks going stale elsewhere.
-            queues = self
-                .wake
-                .wait_timeout(queues, STEAL_AFTER / 4)
-                .expect("js queues")
-                .0;
+            state.idle[me] = true;
+            state = self.wake[me].wait(state).expect("js queues");
         }
     }
 }
 
 fn worker(workers: &Workers, me: usize) {
-    let mut engine = match Engine::new() {
+    let mut engine = match Engine::new(KEPT_BYTES_ALL / workers.count()) {
         Ok(e) => e,
         Err(e) => {
             tracing::error!(error = %e, "the JavaScript engine did not start");
@@ -175,6 +195,8 @@ struct Engine {
     /// What the runtime holds: last measured, plus estimates for contexts built since.
     held: usize,
     measured_at: Instant,
+    /// This worker's share of [`KEPT_BYTES_ALL`].
+    kept_bytes: usize,
 }
 
 /// This thread's CPU time in ns.
@@ -190,7 +212,7 @@ fn hash(code: &str) -> u64 {
 }
 
 impl Engine {
-    fn new() -> rquickjs::Result<Engine> {
+    fn new(kept_bytes: usize) -> rquickjs::Result<Engine> {
         let rt = Runtime::new()?;
         rt.set_max_stack_size(512 * 1024);
         let deadline = Arc::new(AtomicI64::new(i64::MAX));
@@ -208,6 +230,7 @@ impl Engine {
             clock: 0,
             held: 0,
             measured_at: Instant::now(),
+            kept_bytes,
         };
         engine.measure();
         Ok(engine)
@@ -286,7 +309,7 @@ impl Engine {
     /// Drops the least recently used contexts (an eighth at a time) while the runtime
     /// holds more than the budget.
     fn make_room(&mut self) {
-        while self.held > KEPT_BYTES && !self.kept.is_empty() {
+        while self.held > self.kept_bytes && !self.kept.is_empty() {
             let mut by_use: Vec<(u64, u64)> = self.kept.iter().map(|(k, v)| (v.used, *k)).collect();
             by_use.sort_unstable();
             for (_, key) in by_use.iter().take((by_use.len() / 8).max(1)) {
@@ -298,7 +321,7 @@ impl Engine {
     }
 
     fn run(&mut self, code: &Arc<str>, input: &str) -> Result<RawOut, String> {
-        if self.measured_at.elapsed() >= MEASURE_EVERY || self.held > KEPT_BYTES {
+        if self.measured_at.elapsed() >= MEASURE_EVERY || self.held > self.kept_bytes {
             self.measure();
             self.make_room();
         }
