@@ -92,7 +92,7 @@ fn filter_once(f: &Filter, payload: &[u8], metadata: &serde_json::Value) -> bool
 }
 
 async fn transformed(job: &Job) -> usize {
-    match request::prepare(job, 1, 1_763_820_187_000).await {
+    match request::prepare(job, 1, 1_763_820_187_000, None).await {
         Prep::Send(p) => p.body.len(),
         other => panic!("{other:?}"),
     }

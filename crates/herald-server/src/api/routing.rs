@@ -153,7 +153,7 @@ async fn test_transformation(
         due_at: now,
         endpoint: Arc::new(ep),
     };
-    match request::prepare(&job, 1, now).await {
+    match request::prepare(&job, 1, now, None).await {
         Prep::Send(p) => Ok(Json(TransformationTestOut {
             cancelled: None,
             method: Some(p.method.to_string()),

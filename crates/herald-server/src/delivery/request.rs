@@ -88,22 +88,19 @@ pub fn signing_keys(job: &Job, now_ms: i64) -> Vec<SigningKey> {
         .collect()
 }
 
-/// The request for attempt number `attempt` at `now_ms`: the format's body, through the
-/// endpoint's transformation when it has one on, signed.
-pub async fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prep {
+/// A delivery's transformation, started while it waits in its endpoint's queue (see
+/// [`start_ahead`]), with the body it was given.
+pub struct Ahead {
+    pending: transform::Pending,
+}
+
+/// Starts the endpoint's transformation for `job` now, if it has one on: the script runs
+/// while the job waits for its turn, so its time does not hold one of the endpoint's
+/// `max_in_flight` slots. The run is for this attempt only (a retry is queued, and started,
+/// anew).
+pub fn start_ahead(job: &Job) -> Option<Ahead> {
+    let code = Transformation::active(&job.endpoint.transformation)?;
     let body = body(job);
-    let Some(code) = Transformation::active(&job.endpoint.transformation) else {
-        let url = job.endpoint.url.clone();
-        return Prep::Send(signed(
-            job,
-            attempt,
-            now_ms,
-            reqwest::Method::POST,
-            url,
-            body,
-            &[],
-        ));
-    };
     let webhook = WebhookIn {
         url: &job.endpoint.url,
         headers: &job.endpoint.headers,
@@ -111,7 +108,33 @@ pub async fn prepare(job: &Job, attempt: i64, now_ms: i64) -> Prep {
         event_id: &job.event_id,
         body: &body,
     };
-    match transform::run(code, &webhook).await {
+    Some(Ahead {
+        pending: transform::start(code, &webhook),
+    })
+}
+
+/// The request for attempt number `attempt` at `now_ms`: the format's body, through the
+/// endpoint's transformation when it has one on (`ahead`, when it was started early),
+/// signed.
+pub async fn prepare(job: &Job, attempt: i64, now_ms: i64, ahead: Option<Ahead>) -> Prep {
+    let Some(ahead) = ahead.or_else(|| start_ahead(job)) else {
+        let url = job.endpoint.url.clone();
+        return Prep::Send(signed(
+            job,
+            attempt,
+            now_ms,
+            reqwest::Method::POST,
+            url,
+            body(job),
+            &[],
+        ));
+    };
+    let started = std::time::Instant::now();
+    let outcome = ahead.pending.outcome().await;
+    // What the attempt waited for it (the whole run when it was not started early).
+    metrics::histogram!("herald_transformation_wait_seconds")
+        .record(started.elapsed().as_secs_f64());
+    match outcome {
         Ok(Outcome::Send(r)) => Prep::Send(signed(
             job, attempt, now_ms, r.method, r.url, r.body, &r.headers,
         )),

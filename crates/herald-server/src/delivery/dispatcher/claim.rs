@@ -60,7 +60,7 @@ impl Dispatcher {
                         .entry(job.endpoint.id.clone())
                         .or_insert_with(Slot::new);
                     slot.configure(&job, nodes);
-                    slot.push((job, lease_until), now);
+                    slot.push((job, lease_until, None), now);
                     self.budget.queued += 1;
                 }
                 full

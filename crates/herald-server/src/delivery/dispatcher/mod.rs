@@ -193,7 +193,7 @@ impl Dispatcher {
                 give_back.push(job.delivery_id);
                 continue;
             }
-            slot.queue.push_back((job, lease_until));
+            slot.enqueue((job, lease_until, None));
             self.budget.queued += 1;
         }
         if !give_back.is_empty() {
@@ -300,7 +300,7 @@ impl Dispatcher {
                         break;
                     }
                 }
-                let Some((job, lease_until)) = slot.queue.pop_front() else {
+                let Some((job, lease_until, ahead)) = slot.queue.pop_front() else {
                     break;
                 };
                 self.budget.queued -= 1;
@@ -322,7 +322,8 @@ impl Dispatcher {
                 let done = self.done_tx.clone();
                 tokio::spawn(async move {
                     let began = Instant::now();
-                    let result = match request::prepare(&job, job.attempts + 1, start).await {
+                    let result = match request::prepare(&job, job.attempts + 1, start, ahead).await
+                    {
                         request::Prep::Send(prepared) => sender.send(prepared).await,
                         request::Prep::Cancelled => AttemptResult::not_sent(None),
                         request::Prep::Failed(e) => AttemptResult::not_sent(Some(e)),

@@ -17,7 +17,8 @@ pub(super) const DEPTH_SLOW: usize = 2;
 pub(super) const SLOW_ATTEMPT: Duration = Duration::from_millis(500);
 
 /// A job in memory, and when its lease ends.
-pub(super) type Held = (Job, i64);
+/// A job, its lease's end, and its transformation when started ahead (queued jobs only).
+pub(super) type Held = (Job, i64, Option<super::super::request::Ahead>);
 
 pub(super) struct TokenBucket {
     rate: f64,
@@ -105,14 +106,23 @@ impl Slot {
         self.in_flight == 0 && self.queue.is_empty() && self.later.is_empty()
     }
 
+    /// Queues a due job, starting its transformation (if any) so that it runs while the
+    /// job waits.
+    pub(super) fn enqueue(&mut self, mut held: Held) {
+        if held.2.is_none() {
+            held.2 = super::super::request::start_ahead(&held.0);
+        }
+        self.queue.push_back(held);
+    }
+
     /// Queues a job, or holds it until its due time.
     pub(super) fn push(&mut self, held: Held, now: i64) {
         if held.0.due_at <= now {
-            self.queue.push_back(held);
+            self.enqueue(held);
         } else {
             let at = self
                 .later
-                .partition_point(|(j, _)| j.due_at <= held.0.due_at);
+                .partition_point(|(j, _, _)| j.due_at <= held.0.due_at);
             self.later.insert(at, held);
         }
     }
@@ -120,12 +130,12 @@ impl Slot {
     /// Moves the held jobs that are due by `now` to the queue; returns when the next one
     /// left is due.
     pub(super) fn release_due(&mut self, now: i64) -> Option<i64> {
-        while let Some((job, _)) = self.later.front() {
+        while let Some((job, _, _)) = self.later.front() {
             if job.due_at > now {
                 return Some(job.due_at);
             }
             if let Some(held) = self.later.pop_front() {
-                self.queue.push_back(held);
+                self.enqueue(held);
             }
         }
         None
@@ -136,7 +146,7 @@ impl Slot {
         self.queue
             .drain(..)
             .chain(self.later.drain(..))
-            .map(|(j, _)| j)
+            .map(|(j, _, _)| j)
             .collect()
     }
 }

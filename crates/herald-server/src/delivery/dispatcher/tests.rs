@@ -163,11 +163,11 @@ fn due(id: &str, at: i64) -> Held {
         crate::delivery::request::tests::job(crate::store::Format::StandardWebhooks, b"{}");
     job.delivery_id = id.into();
     job.due_at = at;
-    (job, at + 60_000)
+    (job, at + 60_000, None)
 }
 
 fn ids(q: &VecDeque<Held>) -> Vec<&str> {
-    q.iter().map(|(j, _)| j.delivery_id.as_str()).collect()
+    q.iter().map(|(j, _, _)| j.delivery_id.as_str()).collect()
 }
 
 #[test]

@@ -147,8 +147,8 @@ impl Workers {
                 state.idle[me] = false;
                 return task;
             }
-            let waiting = (0..state.queues.len())
-                .find(|&w| !state.idle[w] && !state.queues[w].is_empty());
+            let waiting =
+                (0..state.queues.len()).find(|&w| !state.idle[w] && !state.queues[w].is_empty());
             if let Some(task) = waiting.and_then(|w| state.queues[w].pop_front()) {
                 state.idle[me] = false;
                 return task;

@@ -74,17 +74,33 @@ pub async fn check(code: &str) -> Result<(), String> {
 /// Runs `code` on `webhook`. `Err` is the transformation error of the contract: the
 /// script threw, ran out of time or memory, or returned something that cannot be sent.
 pub async fn run(code: &Arc<str>, webhook: &WebhookIn<'_>) -> Result<Outcome, String> {
-    let input = input_json(webhook);
+    start(code, webhook).outcome().await
+}
+
+/// A run handed to the workers, its outcome still to come: started as soon as a delivery
+/// is queued, it overlaps other attempts instead of waiting for this one's turn.
+pub struct Pending(oneshot::Receiver<Result<RawOut, String>>);
+
+/// Hands the run of `code` on `webhook` to the workers at once.
+pub fn start(code: &Arc<str>, webhook: &WebhookIn<'_>) -> Pending {
     let (reply, answer) = oneshot::channel();
     WORKERS.submit(Task::Run {
         code: code.clone(),
-        input,
+        input: input_json(webhook),
         reply,
     });
-    let raw = answer
-        .await
-        .unwrap_or_else(|_| Err("the JavaScript engine stopped".into()))?;
-    outcome(raw)
+    Pending(answer)
+}
+
+impl Pending {
+    /// What the run gave (see [`run`]).
+    pub async fn outcome(self) -> Result<Outcome, String> {
+        let raw = self
+            .0
+            .await
+            .unwrap_or_else(|_| Err("the JavaScript engine stopped".into()))?;
+        outcome(raw)
+    }
 }
 
 fn input_json(w: &WebhookIn<'_>) -> String {

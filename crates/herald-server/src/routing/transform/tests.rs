@@ -135,6 +135,8 @@ async fn the_sandbox_has_no_io_timers_or_modules() {
         br#"["undefined","undefined","undefined","undefined","undefined","undefined","undefined","undefined"]"#
     );
     // Scripts are not modules: an import does not compile.
-    let e = check("import x from 'os'; function handler(w) { return w; }").await.unwrap_err();
+    let e = check("import x from 'os'; function handler(w) { return w; }")
+        .await
+        .unwrap_err();
     assert!(e.contains("SyntaxError"), "{e}");
 }
