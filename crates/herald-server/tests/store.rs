@@ -123,6 +123,7 @@ contract!(
     outcomes_move_deliveries_on,
     retries_recovery_and_deletes,
     two_revocations_at_once_leave_an_admin_key,
+    filters_and_transformations_are_kept_and_filters_decide_fan_out,
 );
 
 const NOW: i64 = 1_800_000_000_000;
@@ -165,6 +166,8 @@ fn endpoint(id: &str, app_id: &str, types: Option<&[&str]>) -> Endpoint {
         secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".into(),
         previous_secrets: Vec::new(),
         first_failure_at: None,
+        filter: None,
+        transformation: None,
         created_at: NOW,
         updated_at: NOW,
     }
@@ -613,4 +616,72 @@ async fn two_revocations_at_once_leave_an_admin_key(s: &dyn Store) {
             other => panic!("round {round}: {other:?}"),
         }
     }
+}
+
+async fn filters_and_transformations_are_kept_and_filters_decide_fan_out(s: &dyn Store) {
+    use herald_server::routing::Filter;
+    use herald_server::store::Transformation;
+    let mut big = endpoint("ep_big", "app_t", None);
+    big.filter = Some(Filter::compile("data.amount >= 100").unwrap());
+    big.transformation = Some(Transformation {
+        code: "function handler(w) { return w; }".into(),
+        enabled: false,
+    });
+    let mut broken = endpoint("ep_broken", "app_t", None);
+    broken.filter = Some(Filter::compile("data.nope.deeper == 1").unwrap());
+    setup(
+        s,
+        "app_t",
+        &[big, broken, endpoint("ep_plain", "app_t", None)],
+    )
+    .await;
+    let got = s.endpoint("app_t", "ep_big").await.unwrap().unwrap();
+    assert_eq!(
+        got.filter.as_ref().map(Filter::source),
+        Some("data.amount >= 100")
+    );
+    let t = got.transformation.clone().unwrap();
+    assert_eq!(
+        (&*t.code, t.enabled),
+        ("function handler(w) { return w; }", false)
+    );
+
+    let mut small = event("evt_small", "order.paid", NOW);
+    small.payload = br#"{"amount": 5}"#.to_vec();
+    let mut large = event("evt_large", "order.paid", NOW);
+    large.payload = br#"{"amount": 500.0}"#.to_vec();
+    let eps = |d: Vec<(String, String)>| {
+        let mut e: Vec<String> = d.into_iter().map(|(ep, _)| ep).collect();
+        e.sort();
+        e
+    };
+    assert_eq!(eps(ingest_one(s, "app_t", small).await), ["ep_plain"]);
+    let delivered = ingest_one(s, "app_t", large).await;
+    assert_eq!(eps(delivered.clone()), ["ep_big", "ep_plain"]);
+
+    // Cleared, then another event reaches every endpoint.
+    let mut cleared = got;
+    cleared.filter = None;
+    cleared.transformation = None;
+    s.update_endpoint(&cleared).await.unwrap();
+    let back = s.endpoint("app_t", "ep_big").await.unwrap().unwrap();
+    assert!(back.filter.is_none() && back.transformation.is_none());
+
+    // A transformation's cancel: no attempt row, no attempt counted.
+    let (_, del) = delivered.iter().find(|(ep, _)| ep == "ep_big").unwrap();
+    let none = HashSet::new();
+    assert!(!s.claim_due(&claim(NOW, &none)).await.unwrap().is_empty());
+    s.record_outcomes(&[outcome(del, "ep_big", 1, NextStep::Cancelled)])
+        .await
+        .unwrap();
+    let d = s.delivery("app_t", del).await.unwrap().unwrap();
+    assert_eq!((d.status, d.attempts), (DeliveryStatus::Cancelled, 0));
+    assert!(s
+        .list_attempts(del, page(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    let ep = s.endpoint("app_t", "ep_big").await.unwrap().unwrap();
+    assert_eq!(ep.first_failure_at, None, "a cancel is no failure");
 }
