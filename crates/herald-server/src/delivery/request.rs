@@ -118,16 +118,7 @@ pub fn start_ahead(job: &Job) -> Option<Ahead> {
 /// signed.
 pub async fn prepare(job: &Job, attempt: i64, now_ms: i64, ahead: Option<Ahead>) -> Prep {
     let Some(ahead) = ahead.or_else(|| start_ahead(job)) else {
-        let url = job.endpoint.url.clone();
-        return Prep::Send(signed(
-            job,
-            attempt,
-            now_ms,
-            reqwest::Method::POST,
-            url,
-            body(job),
-            &[],
-        ));
+        return Prep::Send(prepare_plain(job, attempt, now_ms));
     };
     let started = std::time::Instant::now();
     let outcome = ahead.pending.outcome().await;
