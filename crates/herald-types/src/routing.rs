@@ -35,7 +35,7 @@ pub struct FilterTestIn {
     pub filter: Option<String>,
     #[serde(rename = "type")]
     pub event_type: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Any JSON value.
     pub payload: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -65,7 +65,7 @@ pub struct TransformationTestIn {
     pub code: Option<String>,
     #[serde(rename = "type")]
     pub event_type: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Any JSON value.
     pub payload: serde_json::Value,
 }
 
