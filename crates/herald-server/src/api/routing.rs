@@ -26,19 +26,19 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 fn invalid_filter(message: String) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_filter",
-        message: format!("filter: {message}"),
-        param: Some("filter".into()),
-    }
+    ApiError::bad(
+        "invalid_filter",
+        format!("filter: {message}"),
+        Some("filter".into()),
+    )
 }
 
 fn invalid_transformation(message: String) -> ApiError {
-    ApiError::BadRequest {
-        code: "invalid_transformation",
-        message: format!("transformation.code: {message}"),
-        param: Some("transformation.code".into()),
-    }
+    ApiError::bad(
+        "invalid_transformation",
+        format!("transformation.code: {message}"),
+        Some("transformation.code".into()),
+    )
 }
 
 /// An endpoint's `filter` as written: compiled, or refused with its position.
@@ -165,10 +165,6 @@ async fn test_transformation(
             cancelled: Some(true),
             ..Default::default()
         })),
-        Prep::Failed(e) => Err(ApiError::BadRequest {
-            code: "transformation_error",
-            message: e,
-            param: None,
-        }),
+        Prep::Failed(e) => Err(ApiError::bad("transformation_error", e, None)),
     }
 }

@@ -128,13 +128,12 @@ pub struct TestEvent {
 
 impl TestEvent {
     fn payload(&self) -> Result<serde_json::Value, String> {
-        let text = match (&self.data, &self.data_file) {
-            (Some(d), _) => d.clone(),
-            (None, Some(p)) => std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))?,
-            (None, None) => return Ok(serde_json::json!({})),
-        };
-        serde_json::from_str(&text).map_err(|e| format!("the payload is not JSON: {e}"))
+        match super::read_payload(&self.data, &self.data_file, false)? {
+            Some(text) => {
+                serde_json::from_str(&text).map_err(|e| format!("the payload is not JSON: {e}"))
+            }
+            None => Ok(serde_json::json!({})),
+        }
     }
 }
 

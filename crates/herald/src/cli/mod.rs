@@ -178,17 +178,26 @@ pub struct SendArgs {
     pub endpoints: Vec<String>,
 }
 
-pub async fn send(server: &ServerArgs, args: SendArgs) -> Result<(), String> {
-    let text = match (&args.data, &args.data_file, &args.stdin) {
-        (Some(d), _, _) => d.clone(),
-        (None, Some(path), _) => std::fs::read_to_string(path)
+/// A payload given as `--data`, `--data-file` or (with `stdin`) standard input; `None`
+/// when none was given.
+pub fn read_payload(
+    data: &Option<String>,
+    file: &Option<std::path::PathBuf>,
+    stdin: bool,
+) -> Result<Option<String>, String> {
+    Ok(Some(match (data, file) {
+        (Some(d), _) => d.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?,
-        (None, None, Some(_)) => std::io::read_to_string(std::io::stdin())
+        (None, None) if stdin => std::io::read_to_string(std::io::stdin())
             .map_err(|e| format!("cannot read stdin: {e}"))?,
-        (None, None, None) => {
-            return Err("give the payload with --data, --data-file or - (stdin)".into())
-        }
-    };
+        (None, None) => return Ok(None),
+    }))
+}
+
+pub async fn send(server: &ServerArgs, args: SendArgs) -> Result<(), String> {
+    let text = read_payload(&args.data, &args.data_file, args.stdin.is_some())?
+        .ok_or("give the payload with --data, --data-file or - (stdin)")?;
     let payload =
         serde_json::value::RawValue::from_string(text.trim_end_matches(['\n', '\r']).to_string())
             .map_err(|e| format!("the payload is not JSON: {e}"))?;
